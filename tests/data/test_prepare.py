@@ -1,0 +1,77 @@
+import json
+
+import mido
+import numpy as np
+import pytest
+
+from conftest import NOTTINGHAM_MIDI, needs_shared
+from zoo.data.dataset import load_split
+from zoo.data.prepare import prepare, split_indices
+from zoo.encodings import encoding_from_config
+from zoo.errors import DataError
+
+
+def test_prepare_writes_splits_and_manifest(event_data, chorale_files):
+    manifest = json.loads((event_data / "manifest.json").read_text())
+    counts = {split: info["pieces"] for split, info in manifest["splits"].items()}
+    assert counts == {"train": 12, "valid": 2, "test": 2}
+    assert manifest["encoding"]["name"] == "event" and manifest["skipped"] == []
+    sources = [s for info in manifest["splits"].values() for s in info["sources"]]
+    assert sorted(sources) == sorted(chorale_files)  # every piece in exactly one split
+    for split in ("train", "valid", "test"):
+        loaded = load_split(event_data / f"{split}.pkl")
+        assert len(loaded.pieces) == counts[split]
+        assert all(p.dtype == np.int32 and p.max() < encoding_from_config(loaded.encoding).vocab_size
+                   for p in loaded.pieces)
+
+
+def test_split_is_by_piece_and_fixed_by_seed():
+    first, again = split_indices(50, 0.1, 0.1, seed=3), split_indices(50, 0.1, 0.1, seed=3)
+    assert all(np.array_equal(first[k], again[k]) for k in first)
+    assert sorted(np.concatenate(list(first.values())).tolist()) == list(range(50))
+    assert not np.array_equal(first["test"], split_indices(50, 0.1, 0.1, seed=4)["test"])
+
+
+def test_numeric_vocabulary_comes_from_the_training_split(tmp_path, chorale_files):
+    manifest = prepare(chorale_files[:6], "numeric", tmp_path, valid_fraction=0.2, test_fraction=0.2, progress=False)
+    encoding = encoding_from_config(manifest["encoding"])
+    train_tokens = {t for path in manifest["splits"]["train"]["sources"]
+                    for t in encoding.tokens(__import__("zoo.music", fromlist=["load_score"]).load_score(path))}
+    assert set(encoding.to_config()["vocabulary"]) == train_tokens
+
+
+def test_unreadable_files_are_skipped_and_listed(tmp_path, chorale_files):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    (folder / "empty.mid").write_bytes(b"")
+    midi = mido.MidiFile()
+    track = mido.MidiTrack([mido.Message("note_on", note=60 + i % 12, velocity=80, time=0 if i == 0 else 240)
+                            for i in range(40)] + [mido.Message("note_off", note=60, time=240)])
+    midi.tracks.append(track)
+    for i in range(3):
+        midi.save(folder / f"good{i}.mid")
+    manifest = prepare([str(folder)], "event", tmp_path / "out", progress=False)
+    skipped = {item["file"].rsplit("/", 1)[-1] for item in manifest["skipped"]}
+    assert skipped == {"broken.mid", "empty.mid"}
+    assert sum(info["pieces"] for info in manifest["splits"].values()) == 3
+
+
+def test_folder_without_music_says_so(tmp_path):
+    (tmp_path / "notes.txt").write_text("not music")
+    with pytest.raises(DataError, match="no music files"):
+        prepare([str(tmp_path)], "event", tmp_path / "out", progress=False)
+
+
+def test_folder_of_unreadable_music_says_nothing_usable(tmp_path):
+    (tmp_path / "a.mid").write_bytes(b"junk")
+    with pytest.raises(DataError, match="none of the 1 files could be used"):
+        prepare([str(tmp_path)], "event", tmp_path / "out", progress=False)
+
+
+def test_nottingham_every_file_accounted_for(tmp_path):
+    folder = needs_shared(NOTTINGHAM_MIDI)
+    files = sorted(str(p) for p in folder.glob("*.mid"))[:40]
+    manifest = prepare(files, "event", tmp_path, progress=False)
+    used = sum(info["pieces"] for info in manifest["splits"].values())
+    assert used + len(manifest["skipped"]) == len(files) and used > 30

@@ -1,0 +1,106 @@
+"""Callbacks of the shared training loop: atomic checkpoints, resume state, NaN guard, samples."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.atomic import write_json
+from zoo.checkpoints import save_model, save_weights
+
+
+def _finite(logs, key="loss") -> bool:
+    value = (logs or {}).get(key)
+    return value is not None and math.isfinite(float(value))
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training at the first non-finite batch loss and remembers where (`--check_nan`)."""
+
+    def __init__(self):
+        super().__init__()
+        self.epoch = 0
+        self.stopped_at: tuple[int, int] | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.stopped_at is None and not _finite(logs):
+            self.stopped_at = (self.epoch + 1, batch + 1)
+            self.model.stop_training = True
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Every epoch: `last.keras`, `best.keras` when val_loss improves, and the resume backup.
+
+    All files are written atomically, and nothing is written for an epoch whose loss is not
+    finite, so the last good checkpoint survives a diverging run. The backup holds weights plus
+    optimizer state and `state.json` ({"epoch", "best_val_loss"}) for `--resume_auto`.
+    """
+
+    def __init__(self, checkpoints: Path, backup: Path, best_val_loss: float = math.inf):
+        super().__init__()
+        self.checkpoints = Path(checkpoints)
+        self.backup = Path(backup)
+        self.best_val_loss = best_val_loss
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not _finite(logs):
+            return
+        save_model(self.model, self.checkpoints / "last.keras")
+        if _finite(logs, "val_loss") and logs["val_loss"] < self.best_val_loss:
+            self.best_val_loss = float(logs["val_loss"])
+            save_model(self.model, self.checkpoints / "best.keras")
+        save_weights(self.model, self.backup / "latest.weights.h5")
+        write_json({"epoch": epoch + 1, "best_val_loss": self.best_val_loss}, self.backup / "state.json")
+
+
+def read_backup_state(backup: Path) -> dict | None:
+    """The resume state written by `Checkpointer`, or None when there is no complete backup."""
+    state_path, weights_path = Path(backup) / "state.json", Path(backup) / "latest.weights.h5"
+    if not (state_path.is_file() and weights_path.is_file()):
+        return None
+    return json.loads(state_path.read_text())
+
+
+class SampleWriter(keras.callbacks.Callback):
+    """Every `every` epochs: sample a piece, write MIDI/WAV/PNG to samples/ and log audio and image."""
+
+    def __init__(self, make_generator, encoding, samples_dir: Path, log_dir: Path, every: int = 1,
+                 length: int = 256, seed: int = 0, sample_rate: int = 16000):
+        super().__init__()
+        self.make_generator = make_generator
+        self.encoding = encoding
+        self.samples_dir = Path(samples_dir)
+        self.every = every
+        self.length = length
+        self.seed = seed
+        self.sample_rate = sample_rate
+        self.writer = tf.summary.create_file_writer(str(Path(log_dir) / "samples"))
+        self.generator = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.every <= 0 or (epoch + 1) % self.every or not _finite(logs):
+            return
+        from zoo.generate import sample_tokens, write_piece  # generate imports this module's peers
+
+        if self.generator is None:
+            self.generator = self.make_generator(self.model)
+        tokens = sample_tokens(self.generator, num_outputs=1, length=self.length, seed=self.seed + epoch)[0]
+        score = self.encoding.decode(tokens)
+        paths, audio = write_piece(score, self.samples_dir / f"epoch-{epoch + 1:04d}", sample_rate=self.sample_rate)
+        from zoo.music.pianoroll import pianoroll_image
+
+        with self.writer.as_default(step=epoch + 1):
+            if audio.size:
+                tf.summary.audio("sample", audio[None, :, None], self.sample_rate, max_outputs=1, encoding="wav")
+            image = pianoroll_image(score)
+            tf.summary.image("pianoroll", image[None, ..., :3], max_outputs=1)
+        self.writer.flush()
+        print(f"\nsample written to {paths['midi']}", file=sys.stderr)

@@ -1,0 +1,241 @@
+"""Command lines: training.py, generate.py and `python -m zoo {prepare,export,evaluate}`.
+
+Thin on purpose: parse flags, check them against the registry, call the library. Library errors
+(`ZooError`) become one line on stderr and exit code 2; nothing prints a traceback for bad input.
+Heavy modules (TensorFlow, music21) are imported only once the flags are known to be good.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable, Sequence
+
+from zoo.errors import UsageError, ZooError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag as one line (raising UsageError) instead of usage + exit."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with stderr muted: its C++ start-up logs ignore TF_CPP_MIN_LOG_LEVEL.
+
+    Errors then reach the user as the one line they are meant to be.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")  # the CUDA probe logs once, here
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _lower(text: str) -> str:
+    return text.lower()
+
+
+def run_cli(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> int:
+    """Runs `main`, turning ZooError into `error: ...` on stderr and exit code 2."""
+    try:
+        main(argv)
+    except ZooError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+# ---------------------------------------------------------------- training.py
+def _training_parser() -> _Parser:
+    parser = _Parser(prog="training.py", description="Train a model of the zoo.")
+    p = parser.add_argument_group("general (MechanicalBach's flags)")
+    p.add_argument("-m", "--model_type", type=_lower, required=True, help="model type (case-insensitive)")
+    p.add_argument("-n", "--name", required=True, help="experiment name: the run folder weights/NAME")
+    p.add_argument("-l", "--loss_function", default="sparse_categorical_crossentropy", help="loss function")
+    p.add_argument("-o", "--optimizer", default="adam", help="optimizer (adam, adamw, rmsprop, sgd, ...)")
+    p.add_argument("-b", "--batch_size", type=int, default=64, help="batch size (global, over all replicas)")
+    p.add_argument("-e", "--epochs", type=int, default=10, help="number of epochs")
+    p.add_argument("-d", "--data_mode", type=_lower, default=None,
+                   help="encoding of the data (default: the model type's; must match the pickle)")
+    p.add_argument("-s", "--seq_len", type=int, default=50, help="length of the training windows")
+    p.add_argument("-p", "--data_path", default=None,
+                   help="training pickle or prepared folder (default: ./data/train.pkl if present, "
+                        "else the embedded Bach chorale corpus)")
+    p.add_argument("-w", "--weights_path", default="weights", help="folder of run folders")
+    p.add_argument("-t", "--tensorboard_dir", default="logs", help="TensorBoard log folder")
+    z = parser.add_argument_group("zoo")
+    z.add_argument("--learning_rate", type=float, default=None, help="learning rate (default: the optimizer's)")
+    z.add_argument("--steps_per_epoch", type=int, default=None, help="batches per epoch (default: one pass)")
+    z.add_argument("--seed", type=int, default=0, help="random seed")
+    z.add_argument("--resume_auto", action="store_true", help="continue run NAME from weights/NAME/backup/")
+    z.add_argument("--check_nan", action="store_true", help="stop at a NaN loss, keeping the last good checkpoint")
+    z.add_argument("--validation_split", type=float, default=None,
+                   help="fraction of training pieces to validate on (default: valid.pkl beside the data, else 0.1)")
+    z.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"], default="float32")
+    z.add_argument("--strategy", choices=["default", "mirrored"], default="default",
+                   help="mirrored: tf.distribute.MirroredStrategy over the visible GPUs")
+    z.add_argument("--jit_compile", choices=["auto", "true", "false"], default="auto",
+                   help="XLA compilation of the training step")
+    z.add_argument("--sample_every", type=int, default=1, help="write a sample every N epochs (0: never)")
+    z.add_argument("--sample_length", type=int, default=256, help="events in each training sample")
+    z.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1, help="Keras progress output")
+    return parser
+
+
+def _model_flags(model_type) -> _Parser:
+    parser = _Parser(prog=f"training.py -m {model_type.name}", add_help=False)
+    model_type.add_arguments(parser.add_argument_group(f"{model_type.name} flags"))
+    return parser
+
+
+def parse_training_args(argv: Sequence[str] | None = None) -> dict:
+    """Parses training.py flags; a flag of another model type is a UsageError naming its owner."""
+    import_tensorflow_quietly()
+    from zoo.models.registry import get_model_type, model_type_names
+    import zoo.models  # noqa: F401  registers the model types
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    general = _training_parser()
+    if "-h" in argv or "--help" in argv:
+        _print_training_help(general, argv)
+        sys.exit(0)
+    args, rest = general.parse_known_args(argv)
+    model_type = get_model_type(args.model_type)
+    own, rest = _model_flags(model_type).parse_known_args(rest)
+    if rest:
+        flag = rest[0].split("=")[0]
+        for other in model_type_names():
+            other_type = get_model_type(other)
+            if other_type is not model_type and flag in _model_flags(other_type)._option_string_actions:
+                raise UsageError(f"{flag} is a flag of model type '{other}', not of '{model_type.name}'")
+        raise UsageError(f"unrecognized argument {rest[0]} (see training.py -m {model_type.name} --help)")
+    merged = {**vars(args), **vars(own)}
+    merged["jit_compile"] = {"auto": "auto", "true": True, "false": False}[merged["jit_compile"]]
+    _check_positive(merged, ["batch_size", "epochs", "seq_len"])
+    return merged
+
+
+def _print_training_help(general: _Parser, argv: list[str]) -> None:
+    """Help lists the general flags plus those of -m's model type (of every type when -m is absent)."""
+    from zoo.models.registry import get_model_type, model_type_names
+
+    names = model_type_names()
+    for flag in ("-m", "--model_type"):
+        if flag in argv[:-1]:
+            names = [get_model_type(argv[argv.index(flag) + 1]).name]
+    parents = [general] + [_model_flags(get_model_type(name)) for name in names]
+    _Parser(prog="training.py", parents=parents, add_help=False, conflict_handler="resolve").print_help()
+
+
+def _check_positive(args: dict, names: list[str]) -> None:
+    for name in names:
+        if args[name] is not None and args[name] < 1:
+            raise UsageError(f"--{name} must be at least 1 (got {args[name]})")
+
+
+def training_main(argv: Sequence[str] | None = None) -> None:
+    args = parse_training_args(argv)
+    from zoo.train import train
+
+    run = train(args)
+    print(f"done: {run.path} (generate with: python generate.py -m {args['model_type']} -n {run.name})", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- generate.py
+def _generate_parser() -> _Parser:
+    parser = _Parser(prog="generate.py", description="Generate music from a trained run.")
+    parser.add_argument("-m", "--model_type", type=_lower, default=None, help="model type (checked against the run)")
+    parser.add_argument("-n", "--name", required=True, help="run name (weights/NAME)")
+    parser.add_argument("-w", "--weights_path", default="weights", help="folder of run folders")
+    parser.add_argument("--num_outputs", type=int, default=3, help="pieces to write")
+    parser.add_argument("--length", type=int, default=512, help="events per piece")
+    parser.add_argument("--output_dir", default=None, help="default: weights/NAME/samples/")
+    parser.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (0: greedy)")
+    parser.add_argument("--top_k", type=int, default=0, help="sample among the k most likely (0: off)")
+    parser.add_argument("--top_p", type=float, default=1.0, help="nucleus sampling mass (1: off)")
+    parser.add_argument("--seed", type=int, default=0, help="same seed, same output")
+    parser.add_argument("--primer", default=None, help="MIDI/MusicXML/ABC file to continue")
+    parser.add_argument("--primer_max_tokens", type=int, default=None, help="use only the primer's last N events")
+    parser.add_argument("--checkpoint", choices=["best", "last", "final"], default="best",
+                        help="best: lowest validation loss (default); last: latest epoch; final: model.keras")
+    return parser
+
+
+def generate_main(argv: Sequence[str] | None = None) -> None:
+    args = vars(_generate_parser().parse_args(argv))
+    _check_positive(args, ["num_outputs", "length"])
+    import_tensorflow_quietly()
+    if args["model_type"] is not None:
+        from zoo.models.registry import get_model_type
+        import zoo.models  # noqa: F401
+
+        get_model_type(args["model_type"])
+    from zoo.generate import generate
+
+    generate(args)
+
+
+# ---------------------------------------------------------------- python -m zoo
+def zoo_main(argv: Sequence[str] | None = None) -> None:
+    parser = _Parser(prog="python -m zoo", description="Data preparation, export and evaluation.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    prep = commands.add_parser("prepare", help="music files -> pickled encodings split by piece")
+    prep.add_argument("--input", nargs="+", required=True,
+                      help="files, folders, or music21:<corpus folder> (e.g. music21:bach)")
+    prep.add_argument("--encoding", type=_lower, default="event", help="encoding name (event, numeric, ...)")
+    prep.add_argument("-o", "--output", required=True, help="output folder, e.g. data/mine")
+    prep.add_argument("--valid_fraction", type=float, default=0.1)
+    prep.add_argument("--test_fraction", type=float, default=0.1)
+    prep.add_argument("--seed", type=int, default=0, help="seed of the split by piece")
+    prep.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="reader processes")
+
+    for name, text in [("export", "SavedModel with serve and generate endpoints"),
+                       ("evaluate", "test-split NLL per event and token accuracy")]:
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("-n", "--name", required=True, help="run name (weights/NAME)")
+        sub.add_argument("-w", "--weights_path", default="weights")
+        sub.add_argument("--checkpoint", choices=["best", "last", "final"], default="best")
+        if name == "export":
+            sub.add_argument("--output", default=None, help="default: weights/NAME/export/")
+        else:
+            sub.add_argument("-p", "--data_path", default=None, help="test pickle (default: the run's test split)")
+            sub.add_argument("-b", "--batch_size", type=int, default=64)
+
+    args = vars(parser.parse_args(argv))
+    command = args.pop("command")
+    if command == "prepare":
+        from zoo.data.prepare import prepare, summary
+
+        manifest = prepare(args["input"], args["encoding"], args["output"], args["valid_fraction"],
+                           args["test_fraction"], args["seed"], workers=args["workers"])
+        print(summary(manifest))
+        for item in manifest["skipped"]:
+            print(f"skipped {item['file']}: {item['reason']}", file=sys.stderr)
+        print(f"wrote {args['output']}/{{train,valid,test}}.pkl and manifest.json")
+        return
+    import_tensorflow_quietly()
+    if command == "export":
+        from zoo.export import export
+
+        print(f"wrote {export(args)}")
+    else:
+        from zoo.evaluate import evaluate
+
+        evaluate(args)

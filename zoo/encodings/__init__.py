@@ -1,0 +1,24 @@
+"""Encodings: Score <-> integer token ids (pure numpy). Importing this package registers them all."""
+from zoo.encodings.base import (
+    EOS_ID,
+    NUM_SPECIAL,
+    PAD_ID,
+    Encoding,
+    encoding_from_config,
+    encoding_names,
+    get_encoding_class,
+)
+from zoo.encodings.event import EventEncoding
+from zoo.encodings.numeric import NumericEncoding
+
+__all__ = [
+    "EOS_ID",
+    "NUM_SPECIAL",
+    "PAD_ID",
+    "Encoding",
+    "EventEncoding",
+    "NumericEncoding",
+    "encoding_from_config",
+    "encoding_names",
+    "get_encoding_class",
+]

@@ -1,0 +1,105 @@
+"""The contract every encoding fills in: Score <-> integer token ids, with a JSON config.
+
+Every token encoding reserves the same special ids at the bottom of its vocabulary, so the data
+pipeline, the losses and the samplers treat them alike whatever the encoding:
+
+    PAD_ID = 0   padding; never a training target
+    EOS_ID = 1   end of a piece; separates pieces when they are concatenated
+
+No TensorFlow here: encodings are pure numpy.
+"""
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar, Iterable
+
+import numpy as np
+
+from zoo.errors import UsageError
+from zoo.music.score import Score
+
+PAD_ID = 0
+EOS_ID = 1
+NUM_SPECIAL = 2
+
+_ENCODINGS: dict[str, type["Encoding"]] = {}
+
+
+def register_encoding(cls: type["Encoding"]) -> type["Encoding"]:
+    """Class decorator: makes an encoding known by its `name` to `get_encoding`/`from_config`."""
+    _ENCODINGS[cls.name] = cls
+    return cls
+
+
+def encoding_names() -> list[str]:
+    return sorted(_ENCODINGS)
+
+
+def get_encoding_class(name: str) -> type["Encoding"]:
+    key = name.lower()
+    if key not in _ENCODINGS:
+        raise UsageError(f"unknown encoding '{name}' (known: {', '.join(encoding_names())})")
+    return _ENCODINGS[key]
+
+
+def encoding_from_config(config: dict[str, Any]) -> "Encoding":
+    """Rebuilds an encoding from `Encoding.to_config()` output (as stored in a run's config.json)."""
+    config = dict(config)
+    return get_encoding_class(config.pop("name")).from_config(config)
+
+
+def as_token_ids(tokens: Any) -> np.ndarray:
+    """Any array-like of token ids -> a flat int64 array, for decoders that must never raise.
+
+    Floats are truncated; non-finite or huge values become -1 (out of range, so skipped); anything that
+    is not numeric gives an empty array.
+    """
+    try:
+        array = np.asarray(tokens)
+        if array.dtype.kind == "f":
+            array = np.where(np.isfinite(array) & (np.abs(array) < 2.0**62), array, -1)
+        return array.astype(np.int64).ravel()
+    except (TypeError, ValueError, OverflowError):
+        return np.zeros(0, dtype=np.int64)
+
+
+class Encoding(abc.ABC):
+    """Maps a `Score` to a 1-D int32 array of token ids in [0, vocab_size) and back.
+
+    Subclasses set `name`, implement `encode`, `decode`, `vocab_size` and `to_config`, and may
+    override `fit` when their vocabulary is learnt from the training split.
+    """
+
+    name: ClassVar[str]
+
+    @property
+    @abc.abstractmethod
+    def vocab_size(self) -> int:
+        """Number of token ids, special ids included."""
+
+    @abc.abstractmethod
+    def encode(self, score: Score) -> np.ndarray:
+        """Score -> int32 ids (no trailing EOS; the data pipeline adds separators)."""
+
+    @abc.abstractmethod
+    def decode(self, tokens: np.ndarray) -> Score:
+        """ids -> Score. Must never raise on a generated sequence: bad tokens are skipped."""
+
+    def fit(self, scores: Iterable[Score]) -> "Encoding":
+        """Returns an encoding whose vocabulary is learnt from `scores` (the training split).
+
+        Fixed-vocabulary encodings return themselves.
+        """
+        return self
+
+    def to_config(self) -> dict[str, Any]:
+        """JSON-serialisable config; `encoding_from_config` rebuilds an equal encoding from it."""
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Encoding":
+        return cls(**config)
+
+    def token_name(self, token_id: int) -> str:
+        """Human-readable name of one id (for debugging and error messages)."""
+        return {PAD_ID: "PAD", EOS_ID: "EOS"}.get(int(token_id), str(int(token_id)))

@@ -1,0 +1,50 @@
+"""`python -m zoo export`: a SavedModel with `serve` (logits) and `generate` (sampling loop) endpoints.
+
+The exported folder needs TensorFlow alone: no zoo import, no Python model code.
+
+    m = tf.saved_model.load("weights/exp1/export")
+    logits = m.serve(tokens)                                  # int32 [B, T] -> float32 [B, T, V]
+    ids = m.generate(primer, num_steps, temperature, top_k, top_p, seed)   # int32 [B, num_steps]
+
+`encoding.json` beside it holds the encoding config needed to turn ids back into notes.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from zoo.atomic import write_json
+from zoo.generate import load_run
+
+
+def export(args: dict[str, Any]) -> Path:
+    """Writes the run's SavedModel to `--output` (default weights/NAME/export/); returns the folder."""
+    run, config, model_type, encoding, model = load_run(args["weights_path"], args["name"], checkpoint=args["checkpoint"])
+    generator = model_type.token_generator(model, config["args"])
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        "serve",
+        tf.function(lambda tokens: model(tokens, training=False)),
+        input_signature=[tf.TensorSpec([None, None], tf.int32, name="tokens")],
+    )
+    archive.add_endpoint("generate", generator.generate)
+
+    output = Path(args["output"]) if args.get("output") else run.export
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.tmp-"))
+    try:
+        archive.write_out(str(staging / "model"), verbose=False)
+        write_json({"encoding": config["encoding"], "vocab_size": config["vocab_size"],
+                    "model_type": config["model_type"]}, staging / "model" / "encoding.json")
+        if output.exists():
+            shutil.rmtree(output)
+        (staging / "model").rename(output)  # the old export is replaced only by a complete new one
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return output

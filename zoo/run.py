@@ -1,0 +1,102 @@
+"""One run = one folder: where a run's config, model, checkpoints, backup, samples and export live.
+
+    weights/<name>/config.json        model type, every flag, encoding config, data, versions
+    weights/<name>/model.keras        the final model
+    weights/<name>/checkpoints/       last.keras (every epoch) and best.keras (lowest val_loss)
+    weights/<name>/backup/            resume state for --resume_auto
+    weights/<name>/samples/           MIDI / WAV / PNG written in training and by generate.py
+    weights/<name>/export/            SavedModel
+    logs/<name>/                      TensorBoard
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from zoo.atomic import write_json
+from zoo.errors import RunError, UsageError
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def check_run_name(name: str) -> str:
+    """A run name is one plain folder name: letters, digits, '.', '_', '-' (no paths, no '..')."""
+    if not _NAME_PATTERN.match(name or "") or ".." in name:
+        raise UsageError(f"run name '{name}' is not a plain folder name (use letters, digits, '.', '_', '-')")
+    return name
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFolder:
+    weights_root: Path
+    name: str
+    logs_root: Path = Path("logs")
+
+    def __post_init__(self):
+        check_run_name(self.name)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.weights_root) / self.name
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / "model.keras"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def backup(self) -> Path:
+        return self.path / "backup"
+
+    @property
+    def samples(self) -> Path:
+        return self.path / "samples"
+
+    @property
+    def export(self) -> Path:
+        return self.path / "export"
+
+    @property
+    def log_dir(self) -> Path:
+        return Path(self.logs_root) / self.name
+
+    def exists(self) -> bool:
+        return self.config_path.is_file()
+
+    def save_config(self, config: dict[str, Any]) -> None:
+        write_json(config, self.config_path)
+
+    def load_config(self) -> dict[str, Any]:
+        """The run's config.json; RunError naming the folder when the run does not exist or is corrupt."""
+        if not self.path.is_dir():
+            known = sorted(p.name for p in Path(self.weights_root).glob("*/config.json"))
+            hint = f" (runs in {self.weights_root}: {', '.join(p for p in known)})" if known else ""
+            raise RunError(f"no run named '{self.name}' in {self.weights_root}{hint}")
+        try:
+            return json.loads(self.config_path.read_text())
+        except FileNotFoundError:
+            raise RunError(f"{self.config_path} is missing: the run never started or was deleted") from None
+        except json.JSONDecodeError as error:
+            raise RunError(f"{self.config_path} is corrupt: {error}") from None
+
+    def model_file(self, which: str = "best") -> Path:
+        """The model to sample from: 'best' (lowest val_loss, else final), 'last' checkpoint, or 'final'."""
+        candidates = {
+            "best": [self.checkpoints / "best.keras", self.model_path, self.checkpoints / "last.keras"],
+            "last": [self.checkpoints / "last.keras"],
+            "final": [self.model_path],
+        }[which]
+        for path in candidates:
+            if path.is_file():
+                return path
+        raise RunError(f"run '{self.name}' has no {which} model yet ({', '.join(str(p) for p in candidates)} missing)")

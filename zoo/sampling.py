@@ -1,0 +1,105 @@
+"""Sampling tokens from a trained model: the samplers and the one compiled generation loop.
+
+`TokenGenerator` owns the `tf.while_loop`; a model family fills in two hooks, `initial_state`
+and `step` (one token in, next-token logits and the new state out). The loop's `generate` is a
+`tf.function` with a fixed input signature, so it is traced once per generator whatever the
+primer length, the number of steps or the sampling settings, and it exports as a SavedModel
+endpoint unchanged.
+"""
+from __future__ import annotations
+
+import abc
+
+import tensorflow as tf
+
+from zoo.encodings.base import EOS_ID, PAD_ID
+
+NEG_INF = -1e9
+
+
+def filter_logits(logits: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor) -> tf.Tensor:
+    """Applies temperature, top-k (k <= 0: off) and nucleus top-p (p >= 1: off) to logits [B, V].
+
+    Temperature 0 means greedy: only the most likely token keeps a finite logit.
+    """
+    logits = tf.cast(logits, tf.float32)
+    vocab = tf.shape(logits)[-1]
+    greedy = temperature <= 0.0
+    logits = logits / tf.where(greedy, 1.0, temperature)
+    k = tf.where(greedy, 1, tf.where(top_k > 0, tf.minimum(top_k, vocab), vocab))
+    sorted_logits = tf.sort(logits, axis=-1, direction="DESCENDING")
+    kth = tf.gather(sorted_logits, k - 1, axis=-1)[:, None]
+    logits = tf.where(logits < kth, NEG_INF, logits)
+    # Nucleus: keep the smallest set of most likely tokens whose probability reaches top_p.
+    sorted_probs = tf.nn.softmax(tf.sort(logits, axis=-1, direction="DESCENDING"))
+    mass_before = tf.cumsum(sorted_probs, axis=-1, exclusive=True)
+    keep_sorted = mass_before < top_p
+    cutoff_index = tf.maximum(tf.reduce_sum(tf.cast(keep_sorted, tf.int32), axis=-1) - 1, 0)
+    cutoff = tf.gather(tf.sort(logits, axis=-1, direction="DESCENDING"), cutoff_index, batch_dims=1)[:, None]
+    return tf.where((top_p < 1.0) & (logits < cutoff), NEG_INF, logits)
+
+
+def sample_logits(logits, temperature, top_k, top_p, seed) -> tf.Tensor:
+    """Draws one id per row of logits [B, V] (int32 [B]); `seed` is an int32 pair, same seed same draw."""
+    filtered = filter_logits(logits, temperature, top_k, top_p)
+    return tf.cast(tf.random.stateless_categorical(filtered, 1, seed=seed)[:, 0], tf.int32)
+
+
+class TokenGenerator(tf.Module, abc.ABC):
+    """Autoregressive sampling loop shared by every token model.
+
+    Hooks:
+        initial_state(batch_size) -> nested structure of tensors (fixed shapes per step).
+        step(tokens [B] int32, state) -> (logits [B, V] float32, new state).
+    """
+
+    def __init__(self, model, name: str | None = None):
+        super().__init__(name=name)
+        self.model = model  # tracked, so its variables export with the endpoint
+
+    @abc.abstractmethod
+    def initial_state(self, batch_size: tf.Tensor):
+        ...
+
+    @abc.abstractmethod
+    def step(self, tokens: tf.Tensor, state):
+        ...
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None], tf.int32, name="primer"),
+            tf.TensorSpec([], tf.int32, name="num_steps"),
+            tf.TensorSpec([], tf.float32, name="temperature"),
+            tf.TensorSpec([], tf.int32, name="top_k"),
+            tf.TensorSpec([], tf.float32, name="top_p"),
+            tf.TensorSpec([], tf.int32, name="seed"),
+        ]
+    )
+    def generate(self, primer, num_steps, temperature, top_k, top_p, seed):
+        """Continues `primer` int32 [B, P] (P >= 1; start a piece with [[EOS_ID]]) by `num_steps` ids.
+
+        PAD and EOS are never sampled, so every output has exactly `num_steps` tokens.
+        Returns int32 [B, num_steps].
+        """
+        batch = tf.shape(primer)[0]
+        primer_len = tf.shape(primer)[1]
+        total = primer_len - 1 + num_steps
+        # Slot t holds the token fed at step t + 1: primer tokens first, then samples.
+        tokens_out = tf.TensorArray(tf.int32, size=total, element_shape=tf.TensorShape([None]))
+
+        def body(t, token, state, tokens_out):
+            logits, state = self.step(token, state)
+            vocab = tf.shape(logits)[-1]
+            never = tf.one_hot(PAD_ID, vocab) + tf.one_hot(EOS_ID, vocab)
+            logits = tf.cast(logits, tf.float32) + never[None, :] * NEG_INF
+            sampled = sample_logits(logits, temperature, top_k, top_p, tf.stack([seed, t]))
+            from_primer = primer[:, tf.minimum(t + 1, primer_len - 1)]
+            next_token = tf.where(t + 1 < primer_len, from_primer, sampled)
+            return t + 1, next_token, state, tokens_out.write(t, next_token)
+
+        _, _, _, tokens_out = tf.while_loop(
+            lambda t, *_: t < total,
+            body,
+            (tf.constant(0), primer[:, 0], self.initial_state(batch), tokens_out),
+        )
+        return tf.transpose(tokens_out.stack())[:, primer_len - 1:]
