@@ -191,7 +191,8 @@ def train(args: dict[str, Any]) -> RunFolder:
     ]
     print(
         f"training '{run.name}': {model_type.name} on {len(data.train.pieces)} pieces "
-        f"({len(train_windows)} windows of {args['seq_len']}), validating on {len(data.valid.pieces)}",
+        f"({len(train_windows)} windows of {args['seq_len']}), validating on {len(data.valid.pieces)}, "
+        f"{strategy.num_replicas_in_sync} replica(s)",
         file=sys.stderr,
     )
     model.fit(
@@ -201,6 +202,7 @@ def train(args: dict[str, Any]) -> RunFolder:
         initial_epoch=initial_epoch,
         steps_per_epoch=args.get("steps_per_epoch"),
         callbacks=callbacks,
+        shuffle=False,  # the dataset reshuffles itself every epoch
         verbose=args.get("verbose", 1),
     )
     if nan_guard.stopped_at is not None:

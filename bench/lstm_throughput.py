@@ -1,0 +1,329 @@
+"""Training throughput of the zoo's `lstm` model against a PyTorch model of the same shape.
+
+MechanicalBach's default size: embedding 128 -> 3 x LSTM(256) -> 2 x Dense(256, relu) -> Dense(vocab),
+seq_len 50, batch 64, vocab 390 (the event encoding). Both frameworks train (Adam, sparse cross-entropy
+on every next token, PAD = 0 ignored) on the same random int32 token windows (fixed numpy seed), in the
+same order, on this machine's CPU. Each measurement runs in its own subprocess (oneDNN and threading
+settings must be set before TensorFlow starts; torch and TensorFlow never share a process).
+
+    python bench/lstm_throughput.py                      # PyTorch + the default variant set
+    python bench/lstm_throughput.py --variant all        # every variant (takes longer)
+    python bench/lstm_throughput.py --variant default --variant xla --steps 30 --repeats 5
+    python bench/lstm_throughput.py --list               # the variants and what they change
+
+Prints one line per measurement while running, then a table: variant, samples/s (median of the
+repeats), ratio ours / PyTorch. Nothing is asserted about the timings.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VOCAB = 390  # the event encoding's vocab_size
+MODEL_CONFIG = {
+    "lstm_size": 256,
+    "lstm_num_layers": 3,
+    "lstm_dropout_prob": None,
+    "lstm_num_hidden_dense": 2,
+    "lstm_hidden_dense_size": 256,
+    "lstm_hidden_dense_activation": "relu",
+    "lstm_embedding_size": 128,
+    "optimizer": "adam",
+    "learning_rate": None,
+    "loss_function": "sparse_categorical_crossentropy",
+}
+
+# Each TensorFlow variant: what it changes against the zoo's default training path
+# (zoo.train.build_compiled + model.fit on zoo.data.dataset.window_dataset).
+#   env: environment set before TensorFlow is imported; jit: compile(jit_compile=...);
+#   unroll: LSTM(unroll=True); spe: compile(steps_per_execution=...);
+#   threads: (intra_op, inter_op) for tf.config.threading; precision: keras mixed-precision policy.
+VARIANTS: dict[str, dict] = {
+    "default": dict(help="the zoo as it is: jit_compile='auto' (no XLA on CPU), oneDNN on, TF's thread defaults"),
+    "xla": dict(jit=True, help="compile(jit_compile=True): XLA on CPU"),
+    "unroll": dict(unroll=True, help="LSTM(unroll=True): the 50 steps unrolled into the graph"),
+    "unroll_xla": dict(unroll=True, jit=True, help="unroll + XLA"),
+    "spe10": dict(spe=10, help="compile(steps_per_execution=10)"),
+    "xla_spe10": dict(jit=True, spe=10, help="XLA + steps_per_execution=10"),
+    "unroll_xla_spe10": dict(unroll=True, jit=True, spe=10, help="unroll + XLA + steps_per_execution=10"),
+    "onednn_off": dict(env={"TF_ENABLE_ONEDNN_OPTS": "0"}, help="TF_ENABLE_ONEDNN_OPTS=0"),
+    "xla_onednn_off": dict(jit=True, env={"TF_ENABLE_ONEDNN_OPTS": "0"}, help="XLA + TF_ENABLE_ONEDNN_OPTS=0"),
+    "threads_2_1": dict(threads=(2, 1), help="tf.config.threading intra_op=2, inter_op=1"),
+    "threads_1_2": dict(threads=(1, 2), help="tf.config.threading intra_op=1, inter_op=2"),
+    "xla_threads_2_1": dict(jit=True, threads=(2, 1), help="XLA + intra_op=2, inter_op=1"),
+    "bf16": dict(precision="mixed_bfloat16", help="mixed_bfloat16 policy"),
+    "xla_bf16": dict(jit=True, precision="mixed_bfloat16", help="XLA + mixed_bfloat16 policy"),
+}
+DEFAULT_SET = ["default", "xla", "unroll", "unroll_xla", "xla_spe10", "onednn_off", "threads_2_1"]
+
+
+def make_windows(num_windows: int, seq_len: int, seed: int):
+    """Random token windows [num_windows, seq_len + 1] in 1..VOCAB-1 (no PAD), int32."""
+    import numpy as np
+
+    return np.random.default_rng(seed).integers(1, VOCAB, size=(num_windows, seq_len + 1), dtype=np.int32)
+
+
+# ----------------------------------------------------------------------------------------- PyTorch
+
+
+def run_torch(args) -> dict:
+    import numpy as np
+    import torch
+    from torch import nn
+
+    torch.manual_seed(args.seed)
+
+    class TorchLSTM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(VOCAB, 128)
+            self.lstm = nn.LSTM(128, 256, num_layers=3, batch_first=True)
+            self.hidden = nn.Sequential(nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU())
+            self.logits = nn.Linear(256, VOCAB)
+
+        def forward(self, tokens):
+            x, _ = self.lstm(self.embedding(tokens))
+            return self.logits(self.hidden(x))
+
+    windows = make_windows(args.batch * args.num_batches, args.seq_len, args.seed)
+    inputs = torch.from_numpy(windows[:, :-1].astype(np.int64))
+    targets = torch.from_numpy(windows[:, 1:].astype(np.int64))
+    batches = [
+        (inputs[i : i + args.batch], targets[i : i + args.batch]) for i in range(0, len(windows), args.batch)
+    ]
+    model = TorchLSTM()
+    model.train()
+    loss_fn = nn.CrossEntropyLoss(ignore_index=0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    step = 0
+
+    def train_steps(n):
+        nonlocal step
+        loss = None
+        for _ in range(n):
+            x, y = batches[step % len(batches)]
+            step += 1
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(x)
+            loss = loss_fn(logits.reshape(-1, VOCAB), y.reshape(-1))
+            loss.backward()
+            optimizer.step()
+        return float(loss)
+
+    train_steps(args.warmup)
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        loss = train_steps(args.steps)
+        times.append(time.perf_counter() - start)
+    return {
+        "framework": f"torch {torch.__version__}",
+        "threads": f"torch.get_num_threads()={torch.get_num_threads()}, interop={torch.get_num_interop_threads()}",
+        "times": times,
+        "loss": loss,
+    }
+
+
+# -------------------------------------------------------------------------------------- TensorFlow
+
+
+def run_tf(args, name: str) -> dict:
+    spec = VARIANTS[name]
+    # env was applied by the parent before this process started (see measure()).
+    sys.path.insert(0, str(REPO))
+    import keras
+    import tensorflow as tf
+
+    if spec.get("threads"):
+        intra, inter = spec["threads"]
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+
+    from zoo.data.dataset import window_dataset
+    from zoo.models import get_model_type
+    from zoo.train import build_compiled, make_loss, make_optimizer
+
+    keras.utils.set_random_seed(args.seed)
+    keras.mixed_precision.set_global_policy(spec.get("precision", "float32"))
+    model_type = get_model_type("lstm")
+    config = dict(MODEL_CONFIG)
+    if "jit" in spec:
+        config["jit_compile"] = spec["jit"]
+
+    if spec.get("unroll") or spec.get("spe"):
+        # Same layers as model_type.build, with the one setting changed, compiled like build_compiled.
+        model = model_type.build(config, VOCAB)
+        if spec.get("unroll"):
+            def clone(layer):
+                layer_config = layer.get_config()
+                if isinstance(layer, keras.layers.LSTM):
+                    layer_config["unroll"] = True
+                return layer.__class__.from_config(layer_config)
+
+            model = keras.models.clone_model(model, clone_function=clone)
+        model.compile(  # the arguments of zoo.train.build_compiled, plus steps_per_execution
+            optimizer=make_optimizer(config["optimizer"], config.get("learning_rate")),
+            loss=make_loss(config["loss_function"], model_type),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            jit_compile=config.get("jit_compile", "auto"),
+            steps_per_execution=spec.get("spe", 1),
+        )
+    else:
+        model = build_compiled(model_type, config, VOCAB)
+
+    windows = make_windows(args.batch * args.num_batches, args.seq_len, args.seed)
+    dataset = window_dataset(windows, args.batch, shuffle=False).repeat()
+
+    spe = spec.get("spe", 1)
+    steps = max(spe, args.steps // spe * spe)
+    warmup = max(spe, -(-args.warmup // spe) * spe)
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times, self.logs = [], {}
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.start)
+            self.logs = logs or {}
+
+    # Warm-up: traces (and XLA-compiles) the train function and runs a few steps; not timed.
+    start = time.perf_counter()
+    model.fit(dataset, epochs=1, steps_per_epoch=warmup, verbose=0)
+    warmup_s = time.perf_counter() - start
+    timer = EpochTimer()
+    model.fit(dataset, epochs=args.repeats, steps_per_epoch=steps, verbose=0, callbacks=[timer])
+    return {
+        "framework": f"tensorflow {tf.__version__} / keras {keras.__version__}",
+        "threads": (
+            f"intra_op={tf.config.threading.get_intra_op_parallelism_threads()}, "
+            f"inter_op={tf.config.threading.get_inter_op_parallelism_threads()} (0 = TF's default)"
+        ),
+        "times": timer.times,
+        "steps": steps,
+        "warmup_s": warmup_s,
+        "loss": float(timer.logs.get("loss", float("nan"))),
+    }
+
+
+# ------------------------------------------------------------------------------------------ driver
+
+
+def child_main(args) -> None:
+    result = run_torch(args) if args.child == "torch" else run_tf(args, args.child)
+    result.setdefault("steps", args.steps)
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def measure(name: str, args) -> dict:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if name != "torch":
+        env.update(VARIANTS[name].get("env", {}))
+    cmd = [
+        sys.executable, __file__, "--child", name, "--steps", str(args.steps), "--repeats", str(args.repeats),
+        "--warmup", str(args.warmup), "--batch", str(args.batch), "--seq-len", str(args.seq_len),
+        "--num-batches", str(args.num_batches), "--seed", str(args.seed),
+    ]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+        return {"name": name, "error": f"exit {proc.returncode}: {tail}", "wall_s": wall}
+    result = json.loads(lines[-1][len("RESULT "):])
+    samples = args.batch * result["steps"]
+    result["rates"] = [samples / t for t in result["times"]]
+    result["samples_per_s"] = statistics.median(result["rates"])
+    result["name"], result["wall_s"] = name, wall
+    return result
+
+
+def describe(result: dict) -> str:
+    if "error" in result:
+        return f"{result['name']}: FAILED ({result['error']})"
+    rates = ", ".join(f"{r:.0f}" for r in result["rates"])
+    extra = f", warm-up {result['warmup_s']:.1f}s" if "warmup_s" in result else ""
+    return (
+        f"{result['name']}: {result['samples_per_s']:.1f} samples/s median of [{rates}] "
+        f"({result['steps']} steps x {len(result['rates'])}{extra}, process {result['wall_s']:.0f}s; "
+        f"{result['framework']}; {result['threads']}; last loss {result['loss']:.3f})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variant", action="append", default=None,
+                        help=f"TensorFlow variant to measure (repeatable, or comma-separated; 'all'); "
+                             f"default: {','.join(DEFAULT_SET)}")
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps per repeat (default 20)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats; the median is reported (default 3)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed warm-up steps after tracing (default 3)")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--seq-len", type=int, default=50)
+    parser.add_argument("--num-batches", type=int, default=16, help="distinct batches cycled through (default 16)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--list", action="store_true", help="list the variants and exit")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        child_main(args)
+        return
+    if args.list:
+        for name, spec in VARIANTS.items():
+            print(f"{name:18s} {spec['help']}{'  [in default set]' if name in DEFAULT_SET else ''}")
+        return
+    names = []
+    for item in args.variant or [",".join(DEFAULT_SET)]:
+        names += [n.strip() for n in item.split(",") if n.strip()]
+    if "all" in names:
+        names = list(VARIANTS)
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(unknown)} (see --list)")
+
+    print(f"lstm throughput: batch {args.batch}, seq_len {args.seq_len}, vocab {VOCAB}, 3x LSTM 256, "
+          f"2x Dense 256 relu, embedding 128; {args.steps} steps x {args.repeats} repeats after "
+          f"{args.warmup} warm-up steps; os.cpu_count()={os.cpu_count()}", flush=True)
+    # PyTorch is measured before and after the TensorFlow variants; the ratio uses the median of both.
+    torch_runs = [measure("torch", args)]
+    print(describe(torch_runs[0]), flush=True)
+    results = []
+    for name in names:
+        results.append(measure(name, args))
+        print(describe(results[-1]), flush=True)
+    torch_runs.append(measure("torch", args))
+    print(describe(torch_runs[1]), flush=True)
+
+    torch_rates = [r for run in torch_runs if "error" not in run for r in run["rates"]]
+    if not torch_rates:
+        print("PyTorch failed; no ratios (pip install -r bench/requirements.txt)")
+        sys.exit(1)
+    torch_rate = statistics.median(torch_rates)
+    print()
+    print(f"{'variant':18s} {'samples/s':>10s} {'ours/PyTorch':>13s}")
+    print(f"{'pytorch':18s} {torch_rate:10.1f} {1.0:13.2f}")
+    for result in results:
+        if "error" in result:
+            print(f"{result['name']:18s} {'failed':>10s} {'-':>13s}")
+        else:
+            print(f"{result['name']:18s} {result['samples_per_s']:10.1f} {result['samples_per_s'] / torch_rate:13.2f}")
+    spread = [run["samples_per_s"] for run in torch_runs if "error" not in run]
+    print(f"(PyTorch before/after the TensorFlow variants: {' / '.join(f'{s:.1f}' for s in spread)} samples/s)")
+
+
+if __name__ == "__main__":
+    main()
