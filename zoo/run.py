@@ -79,7 +79,7 @@ class RunFolder:
     def load_config(self) -> dict[str, Any]:
         """The run's config.json; RunError naming the folder when the run does not exist or is corrupt."""
         if not self.path.is_dir():
-            known = sorted(p.name for p in Path(self.weights_root).glob("*/config.json"))
+            known = sorted(p.parent.name for p in Path(self.weights_root).glob("*/config.json"))
             hint = f" (runs in {self.weights_root}: {', '.join(p for p in known)})" if known else ""
             raise RunError(f"no run named '{self.name}' in {self.weights_root}{hint}")
         try:

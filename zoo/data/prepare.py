@@ -73,7 +73,10 @@ def _read(path: str) -> tuple[str, Score | None, str]:
 
 def read_scores(files: Sequence[str], workers: int = 1, progress: bool = True):
     """Reads every file; returns ([(path, Score)], [(path, reason)]) keeping the input order."""
-    bar = tqdm(total=len(files), desc="reading", unit="file", disable=not progress, file=sys.stderr)
+    # disable=None: no bar when stderr is not a terminal (logs, pipes); leave=False: erased when done,
+    # so an error after reading is still the only line left on stderr.
+    bar = tqdm(total=len(files), desc="reading", unit="file", disable=None if progress else True, leave=False,
+               file=sys.stderr)
     results = []
     if workers > 1 and len(files) > 8:
         with ProcessPoolExecutor(workers) as pool:
