@@ -17,7 +17,7 @@ from pathlib import Path
 import mido
 import pytest
 
-from conftest import ROOT, train_args
+from helpers import ROOT, train_args
 from zoo.cli import generate_main, parse_training_args, run_cli, training_main, zoo_main
 from zoo.errors import UsageError
 

@@ -11,7 +11,7 @@ import mido
 import numpy as np
 import pytest
 
-from conftest import ROOT, train_args
+from helpers import ROOT, train_args
 from zoo.cli import generate_main, run_cli, training_main, zoo_main
 
 

@@ -4,7 +4,7 @@ import mido
 import numpy as np
 import pytest
 
-from conftest import NOTTINGHAM_MIDI, needs_shared
+from helpers import NOTTINGHAM_MIDI, needs_shared
 from zoo.data.dataset import load_split
 from zoo.data.prepare import prepare, split_indices
 from zoo.encodings import encoding_from_config

@@ -5,19 +5,16 @@ import mido
 import numpy as np
 import pytest
 
+from helpers import NOTTINGHAM_MIDI, needs_shared
 from zoo.errors import ScoreReadError, UsageError
 from zoo.music import SCORE_SUFFIXES, load_score, save_score
 from zoo.music.midi import read_midi, write_midi
 from zoo.music.score import KeySignature, Score, Tempo, TimeSignature, Track, make_notes
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-NOTTINGHAM = DATA / "nottingham" / "MIDI"
 
 
 def nottingham_files(count):
-    if not NOTTINGHAM.is_dir():
-        pytest.skip(f"{NOTTINGHAM} not found (the shared data folder is optional)")
-    return sorted(NOTTINGHAM.glob("*.mid"))[:count]
+    return sorted(needs_shared(NOTTINGHAM_MIDI).glob("*.mid"))[:count]
 
 
 def sample_score():

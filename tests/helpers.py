@@ -1,0 +1,37 @@
+"""Shared test helpers: where the real data is, tiny model sizes, quick training flags."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+NOTTINGHAM_MIDI = SHARED_DATA / "nottingham" / "MIDI"
+# Sixteen Bach chorales from the music21 corpus: always installed, so the core suite needs no ../shared.
+CHORALES = [f"bach/bwv{n}" for n in ("66.6", "1.6", "10.7", "101.7", "102.7", "103.6", "104.6", "108.6",
+                                     "11.6", "110.7", "111.6", "113.8", "117.4", "114.7", "115.6", "116.6")]
+
+TINY_LSTM = ["--lstm_size", "32", "--lstm_num_layers", "2", "--lstm_hidden_dense_size", "32",
+             "--lstm_num_hidden_dense", "1", "--lstm_embedding_size", "16"]
+
+
+def needs_shared(path: Path):
+    """Skips a test (with the reason) on a clone that has no ../shared beside it."""
+    if not path.exists():
+        pytest.skip(f"{path} is not here (tests that read ../shared/data run in CI)")
+    return path
+
+
+def chorale_paths() -> list[str]:
+    from music21 import corpus
+
+    return [str(corpus.getWork(name)) for name in CHORALES]
+
+
+def train_args(**overrides) -> list[str]:
+    """training.py flags for a tiny, quick LSTM run."""
+    args = {"-m": "lstm", "-e": "2", "-s": "32", "-b": "16", "--steps_per_epoch": "4",
+            "--sample_every": "0", "--verbose": "0"}
+    args.update(overrides)
+    return [str(x) for kv in args.items() for x in kv if x != ""] + TINY_LSTM

@@ -1,0 +1,144 @@
+"""Crash safety of training: a killed run resumes from its backup; --check_nan stops at a NaN loss."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import ROOT, train_args
+from zoo.checkpoints import load_model
+from zoo.cli import run_cli, training_main
+
+CHECKPOINT_FILES = {"last.keras", "best.keras"}
+BACKUP_FILES = {"latest.weights.h5", "state.json"}
+
+
+def backup_iterations(run: Path) -> int:
+    """The optimizer's step count in run/backup/, loaded into a freshly built model as a resume would."""
+    from zoo.models import get_model_type
+    from zoo.train import build_compiled
+
+    config = json.loads((run / "config.json").read_text())
+    model = build_compiled(get_model_type(config["model_type"]), config["args"], config["vocab_size"])
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(run / "backup" / "latest.weights.h5")
+    return int(model.optimizer.iterations.numpy())
+
+
+def logged_epochs(run: Path) -> list[int]:
+    with open(run / "training_log.csv", newline="") as file:
+        return [int(row["epoch"]) for row in csv.DictReader(file)]
+
+
+def assert_only_expected_files(folder: Path, expected: set[str]) -> None:
+    """Nothing but the expected names, and atomic temp files (hidden, so no loader picks them up)."""
+    for path in folder.iterdir():
+        assert path.name in expected or path.name.startswith("."), f"unexpected file {path}"
+
+
+def assert_finite_model(path: Path) -> None:
+    model = load_model(path)  # RunError if corrupt or truncated
+    weights = model.get_weights()
+    assert weights and all(np.all(np.isfinite(w)) for w in weights), f"{path} holds non-finite weights"
+
+
+def test_killed_run_resumes_from_its_backup(tmp_path, event_data, capfd):
+    weights, name = tmp_path / "weights", "crash"
+    run = weights / name
+    argv = train_args(**{"-n": name, "-p": str(event_data / "train.pkl"), "-w": str(weights),
+                         "-t": str(tmp_path / "logs"), "-e": "200", "--steps_per_epoch": "3"})
+    state_path = run / "backup" / "state.json"
+    with open(tmp_path / "stdout", "w") as out, open(tmp_path / "stderr", "w") as err:
+        process = subprocess.Popen([sys.executable, "training.py", *argv], cwd=ROOT, stdout=out, stderr=err)
+        try:
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline and process.poll() is None:
+                if state_path.is_file() and json.loads(state_path.read_text())["epoch"] >= 2:
+                    break
+                time.sleep(0.05)
+            assert process.poll() is None, f"training ended early:\n{(tmp_path / 'stderr').read_text()}"
+            assert state_path.is_file(), "no backup within 240 s"
+            process.send_signal(signal.SIGKILL)
+        finally:
+            process.kill()
+            process.wait()
+    assert process.returncode == -signal.SIGKILL
+
+    # What the kill left behind: only the expected names (temp files from zoo.atomic are hidden).
+    assert_only_expected_files(run / "checkpoints", CHECKPOINT_FILES)
+    assert_only_expected_files(run / "backup", BACKUP_FILES)
+    assert not (run / "model.keras").exists()
+    for file in CHECKPOINT_FILES:
+        assert_finite_model(run / "checkpoints" / file)
+    state = json.loads(state_path.read_text())
+    epoch = state["epoch"]
+    assert epoch >= 2 and np.isfinite(state["best_val_loss"])
+    iterations_before = backup_iterations(run)
+    assert iterations_before >= 3 * epoch
+    logged_before = logged_epochs(run)
+    assert logged_before == list(range(len(logged_before))) and len(logged_before) >= epoch - 1
+
+    # Restart with --resume_auto: the saved flags are used (the -p / sizes here are ignored except -e).
+    capfd.readouterr()
+    resume = train_args(**{"-n": name, "-w": str(weights), "-t": str(tmp_path / "logs"),
+                           "-e": str(epoch + 2), "--resume_auto": ""})
+    assert run_cli(training_main, resume) == 0
+    err = capfd.readouterr().err
+    assert re.search(rf"resuming '{name}' .*after epoch {epoch}\b", err), err
+
+    # Keras numbers epochs from 0 in the log: the resumed run wrote epochs N and N+1, not 0 and 1.
+    logged = logged_epochs(run)
+    assert logged[-2:] == [epoch, epoch + 1], logged
+    assert logged.count(0) == 1, logged
+    assert json.loads(state_path.read_text())["epoch"] == epoch + 2
+    # The optimizer state came back: two more epochs of 3 steps on top of the saved count.
+    assert backup_iterations(run) == iterations_before + 2 * 3
+    assert_only_expected_files(run / "checkpoints", CHECKPOINT_FILES)
+    assert_finite_model(run / "model.keras")
+
+
+def test_check_nan_stops_and_keeps_the_last_good_checkpoint(tmp_path, event_data, capfd):
+    weights, name = tmp_path / "weights", "diverge"
+    run = weights / name
+    # One step per epoch: epoch 1's loss is computed on the initial weights (finite), then the absurd
+    # learning rate throws the weights so far that the next loss overflows.
+    argv = train_args(**{"-n": name, "-p": str(event_data / "train.pkl"), "-w": str(weights),
+                         "-t": str(tmp_path / "logs"), "-e": "5", "--steps_per_epoch": "1",
+                         "-o": "sgd", "--learning_rate": "1e30", "--check_nan": ""})
+    capfd.readouterr()
+    assert run_cli(training_main, argv) == 2
+    err = capfd.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    match = re.fullmatch(r"error: loss became NaN at epoch (\d+), step (\d+); stopped \((.*)\)", lines[0])
+    assert match, lines[0]
+    epoch, step = int(match[1]), int(match[2])
+    assert epoch >= 1 and step == 1
+    assert not (run / "model.keras").exists()
+    state = run / "backup" / "state.json"
+    if epoch == 1:
+        assert "no epoch finished" in match[3]
+        assert not (run / "checkpoints" / "last.keras").exists() and not state.exists()
+    else:
+        assert str(run / "checkpoints" / "last.keras") in match[3]
+        assert json.loads(state.read_text())["epoch"] == epoch - 1  # nothing saved for the NaN epoch
+        assert_finite_model(run / "checkpoints" / "last.keras")
+    assert_only_expected_files(run / "checkpoints", CHECKPOINT_FILES) if (run / "checkpoints").exists() else None
+
+
+def test_check_nan_absent_means_no_guard(tmp_path, event_data, capfd):
+    """Without --check_nan the same run is not stopped by the guard (it trains all its epochs)."""
+    weights, name = tmp_path / "weights", "diverge"
+    argv = train_args(**{"-n": name, "-p": str(event_data / "train.pkl"), "-w": str(weights),
+                         "-t": str(tmp_path / "logs"), "-e": "2", "--steps_per_epoch": "1",
+                         "-o": "sgd", "--learning_rate": "1e30"})
+    assert run_cli(training_main, argv) == 0
+    assert logged_epochs(weights / name) == [0, 1]
