@@ -133,3 +133,36 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, event_data):
     assert "2 replica(s)" in result.stderr
     rows = list(csv.DictReader(open(tmp_path / "mirror" / "training_log.csv")))
     assert np.isfinite(float(rows[-1]["loss"]))
+
+
+def test_numeric_encoding_trains_and_generates(tmp_path, chorale_files):
+    from zoo.data.prepare import prepare
+
+    prepare(chorale_files[:8], "numeric", tmp_path / "data", valid_fraction=0.125, test_fraction=0.125,
+            progress=False)
+    argv = train_args(**{"-n": "num", "-p": str(tmp_path / "data" / "train.pkl"), "-w": str(tmp_path / "w"),
+                         "-t": str(tmp_path / "logs"), "-d": "Numeric", "-e": "1", "-s": "16"})
+    assert run_cli(training_main, argv) == 0
+    assert run_cli(generate_main, ["-n", "num", "-w", str(tmp_path / "w"), "--num_outputs", "1", "--length", "20",
+                                   "--output_dir", str(tmp_path / "out")]) == 0
+    midi = mido.MidiFile(next((tmp_path / "out").glob("*.mid")))
+    onsets = [m for m in midi if m.type == "note_on" and m.velocity > 0]
+    assert len(onsets) >= 20  # one event (note or chord) every half quarter note
+
+
+def test_seed_default_data_path_is_used_when_present(tmp_path, event_data, monkeypatch):
+    import shutil
+
+    shutil.copytree(event_data, tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    argv = [a for a in train_args(**{"-n": "seedpath", "-e": "1"})]
+    assert run_cli(training_main, argv) == 0
+    config = json.loads((tmp_path / "weights" / "seedpath" / "config.json").read_text())
+    assert config["data"]["train"] == "data/train.pkl" and config["data"]["test"] == "data/test.pkl"
+    assert not (tmp_path / "data" / "default-event").exists()
+
+
+def test_data_mode_must_match_the_pickle(tmp_path, event_data, capsys):
+    argv = train_args(**{"-n": "mismatch", "-p": str(event_data), "-w": str(tmp_path), "-d": "numeric"})
+    assert run_cli(training_main, argv) == 2
+    assert "holds the 'event' encoding" in capsys.readouterr().err
