@@ -18,7 +18,11 @@ from zoo.checkpoints import load_model
 from zoo.cli import run_cli, training_main
 
 CHECKPOINT_FILES = {"last.keras", "best.keras"}
-BACKUP_FILES = {"latest.weights.h5", "state.json"}
+
+
+def backup_files(run: Path) -> set[str]:
+    """state.json and the one weights file it names."""
+    return {"state.json", json.loads((run / "backup" / "state.json").read_text())["weights"]}
 
 
 def backup_iterations(run: Path) -> int:
@@ -29,7 +33,7 @@ def backup_iterations(run: Path) -> int:
     config = json.loads((run / "config.json").read_text())
     model = build_compiled(get_model_type(config["model_type"]), config["args"], config["vocab_size"])
     model.optimizer.build(model.trainable_variables)
-    model.load_weights(run / "backup" / "latest.weights.h5")
+    model.load_weights(run / "backup" / json.loads((run / "backup" / "state.json").read_text())["weights"])
     return int(model.optimizer.iterations.numpy())
 
 
@@ -74,7 +78,7 @@ def test_killed_run_resumes_from_its_backup(tmp_path, event_data, capfd):
 
     # What the kill left behind: only the expected names (temp files from zoo.atomic are hidden).
     assert_only_expected_files(run / "checkpoints", CHECKPOINT_FILES)
-    assert_only_expected_files(run / "backup", BACKUP_FILES)
+    assert_only_expected_files(run / "backup", backup_files(run))
     assert not (run / "model.keras").exists()
     for file in CHECKPOINT_FILES:
         assert_finite_model(run / "checkpoints" / file)
@@ -128,14 +132,18 @@ def test_check_nan_stops_and_keeps_the_last_good_checkpoint(tmp_path, event_data
     assert json.loads((run / "backup" / "state.json").read_text())["epoch"] == 1  # nothing saved for epoch 2
     assert_finite_model(run / "checkpoints" / "last.keras")
     assert_only_expected_files(run / "checkpoints", CHECKPOINT_FILES)
-    assert_only_expected_files(run / "backup", BACKUP_FILES)
+    assert_only_expected_files(run / "backup", backup_files(run))
 
 
-def test_check_nan_absent_means_no_guard(tmp_path, event_data, capfd):
-    """Without --check_nan the same run is not stopped by the guard (it trains all its epochs)."""
+def test_without_check_nan_a_diverged_run_trains_on_but_writes_no_nan_model(tmp_path, event_data, capfd):
+    """Without --check_nan the run is not stopped, but a NaN model is never saved as model.keras."""
     weights, name = tmp_path / "weights", "diverge"
     argv = train_args(**{"-n": name, "-p": str(event_data / "train.pkl"), "-w": str(weights),
                          "-t": str(tmp_path / "logs"), "-e": "2", "--steps_per_epoch": "1",
                          "-o": "sgd", "--learning_rate": "1e30"})
-    assert run_cli(training_main, argv) == 0
-    assert logged_epochs(weights / name) == [0, 1]
+    assert run_cli(training_main, argv) == 2
+    assert "model.keras not written" in capfd.readouterr().err
+    assert not (weights / name / "model.keras").exists()
+    with open(weights / name / "training_log.csv", newline="") as file:
+        losses = [float(row["loss"]) for row in csv.DictReader(file)]
+    assert len(losses) == 2 and np.isfinite(losses[0]) and not np.isfinite(losses[1]), losses

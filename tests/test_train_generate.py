@@ -22,7 +22,7 @@ def test_run_folder_layout(trained_run):
     assert config["model_type"] == "lstm" and config["encoding"]["name"] == "event"
     assert config["args"]["lstm_size"] == 32 and config["vocab_size"] == 390
     for path in ["model.keras", "checkpoints/best.keras", "checkpoints/last.keras", "backup/state.json",
-                 "backup/latest.weights.h5", "training_log.csv", "samples/epoch-0002.mid",
+                 "backup/epoch-0002.weights.h5", "training_log.csv", "samples/epoch-0002.mid",
                  "samples/epoch-0002.wav", "samples/epoch-0002.png"]:
         assert (run / path).is_file(), path
     logs = weights.parent / "logs" / name

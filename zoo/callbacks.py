@@ -40,8 +40,10 @@ class Checkpointer(keras.callbacks.Callback):
     """Every epoch: `last.keras`, `best.keras` when val_loss improves, and the resume backup.
 
     All files are written atomically, and nothing is written for an epoch whose loss is not
-    finite, so the last good checkpoint survives a diverging run. The backup holds weights plus
-    optimizer state and `state.json` ({"epoch", "best_val_loss"}) for `--resume_auto`.
+    finite, so the last good checkpoint survives a diverging run. The backup is
+    `epoch-NNNN.weights.h5` (weights plus optimizer state) and then `state.json`
+    ({"epoch", "best_val_loss", "weights"}), which names it: state.json is the commit point, so a
+    kill between the two writes resumes from the previous, complete epoch.
     """
 
     def __init__(self, checkpoints: Path, backup: Path, best_val_loss: float = math.inf):
@@ -57,16 +59,23 @@ class Checkpointer(keras.callbacks.Callback):
         if _finite(logs, "val_loss") and logs["val_loss"] < self.best_val_loss:
             self.best_val_loss = float(logs["val_loss"])
             save_model(self.model, self.checkpoints / "best.keras")
-        save_weights(self.model, self.backup / "latest.weights.h5")
-        write_json({"epoch": epoch + 1, "best_val_loss": self.best_val_loss}, self.backup / "state.json")
+        weights = f"epoch-{epoch + 1:04d}.weights.h5"
+        save_weights(self.model, self.backup / weights)
+        write_json({"epoch": epoch + 1, "best_val_loss": self.best_val_loss, "weights": weights},
+                   self.backup / "state.json")
+        for old in self.backup.glob("epoch-*.weights.h5"):
+            if old.name != weights:
+                old.unlink()
 
 
 def read_backup_state(backup: Path) -> dict | None:
-    """The resume state written by `Checkpointer`, or None when there is no complete backup."""
-    state_path, weights_path = Path(backup) / "state.json", Path(backup) / "latest.weights.h5"
-    if not (state_path.is_file() and weights_path.is_file()):
+    """The last committed resume state of `Checkpointer` with `weights` as a full path, or None."""
+    state_path = Path(backup) / "state.json"
+    if not state_path.is_file():
         return None
-    return json.loads(state_path.read_text())
+    state = json.loads(state_path.read_text())
+    state["weights"] = Path(backup) / state["weights"]
+    return state if state["weights"].is_file() else None
 
 
 class SampleWriter(keras.callbacks.Callback):

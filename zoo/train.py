@@ -175,7 +175,7 @@ def train(args: dict[str, Any]) -> RunFolder:
         initial_epoch, best_val_loss = 0, math.inf
         if backup_state is not None:
             model.optimizer.build(model.trainable_variables)
-            model.load_weights(run.backup / "latest.weights.h5")
+            model.load_weights(backup_state["weights"])
             initial_epoch, best_val_loss = backup_state["epoch"], backup_state["best_val_loss"]
             print(f"resuming '{run.name}' from its backup after epoch {initial_epoch}", file=sys.stderr)
 
@@ -195,7 +195,7 @@ def train(args: dict[str, Any]) -> RunFolder:
         f"{strategy.num_replicas_in_sync} replica(s)",
         file=sys.stderr,
     )
-    model.fit(
+    history = model.fit(
         train_ds,
         validation_data=valid_ds,
         epochs=args["epochs"],
@@ -210,5 +210,11 @@ def train(args: dict[str, Any]) -> RunFolder:
         last = run.checkpoints / "last.keras"
         kept = f"the last good checkpoint is {last}" if last.is_file() else "no epoch finished, so no checkpoint was written"
         raise TrainingDiverged(f"loss became NaN at epoch {epoch}, step {step}; stopped ({kept})")
+    final_loss = history.history["loss"][-1] if history.history.get("loss") else None
+    if final_loss is not None and not math.isfinite(final_loss):
+        raise TrainingDiverged(
+            f"loss is {final_loss} after epoch {args['epochs']}: model.keras not written; the last good checkpoint "
+            f"(if any) is in {run.checkpoints} (use --check_nan to stop at the first NaN)"
+        )
     save_model(model, run.model_path)
     return run
