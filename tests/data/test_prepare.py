@@ -75,3 +75,15 @@ def test_nottingham_every_file_accounted_for(tmp_path):
     manifest = prepare(files, "event", tmp_path, progress=False)
     used = sum(info["pieces"] for info in manifest["splits"].values())
     assert used + len(manifest["skipped"]) == len(files) and used > 30
+
+
+def test_versions_of_one_piece_in_several_folders_share_a_split():
+    from zoo.data.prepare import split_by_piece
+
+    paths = [f"{folder}tune{i}.mid" for i in range(20) for folder in ("", "melody/", "chords/")]
+    splits = split_by_piece(paths, 0.2, 0.2, seed=0)
+    split_of = {paths[i]: split for split, indices in splits.items() for i in indices}
+    assert len(split_of) == 60
+    for i in range(20):
+        assert split_of[f"tune{i}.mid"] == split_of[f"melody/tune{i}.mid"] == split_of[f"chords/tune{i}.mid"]
+    assert {len(v) for v in splits.values()} == {36, 12}

@@ -110,6 +110,22 @@ def split_indices(count: int, valid_fraction: float, test_fraction: float, seed:
     }
 
 
+def piece_key(path: str) -> str:
+    """Files with the same name in different folders are one piece (e.g. Nottingham's full, melody/
+    and chords/ versions of a tune), so they always land in the same split."""
+    return Path(path).stem.lower()
+
+
+def split_by_piece(paths: Sequence[str], valid_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
+    """`split_indices` over pieces (see `piece_key`), mapped back to indices into `paths`."""
+    keys = sorted({piece_key(p) for p in paths})
+    key_split = {}
+    for split, indices in split_indices(len(keys), valid_fraction, test_fraction, seed).items():
+        key_split.update({keys[i]: split for i in indices})
+    return {split: np.array([i for i, p in enumerate(paths) if key_split[piece_key(p)] == split], dtype=np.int64)
+            for split in SPLITS}
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -132,7 +148,7 @@ def prepare(
     if not scores:
         reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3])
         raise DataError(f"none of the {len(files)} files could be used ({reasons})")
-    splits = split_indices(len(scores), valid_fraction, test_fraction, seed)
+    splits = split_by_piece([path for path, _ in scores], valid_fraction, test_fraction, seed)
     encoding = encoding.fit(scores[i][1] for i in splits["train"])
 
     output_dir = Path(output_dir)
