@@ -56,12 +56,17 @@ VARIANTS: dict[str, dict] = {
     "onednn_off": dict(env={"TF_ENABLE_ONEDNN_OPTS": "0"}, help="TF_ENABLE_ONEDNN_OPTS=0"),
     "xla_onednn_off": dict(jit=True, env={"TF_ENABLE_ONEDNN_OPTS": "0"}, help="XLA + TF_ENABLE_ONEDNN_OPTS=0"),
     "threads_2_1": dict(threads=(2, 1), help="tf.config.threading intra_op=2, inter_op=1"),
-    "threads_1_2": dict(threads=(1, 2), help="tf.config.threading intra_op=1, inter_op=2"),
+    "threads_1_2": dict(threads=(1, 2), help="training.py --intra_op_threads 1 --inter_op_threads 2"),
+    "threads_1_1": dict(threads=(1, 1), help="tf.config.threading intra_op=1, inter_op=1"),
+    "threads_1_2_spe10": dict(threads=(1, 2), spe=10, help="intra_op=1, inter_op=2 + steps_per_execution=10"),
+    "threads_1_2_unroll": dict(threads=(1, 2), unroll=True, help="intra_op=1, inter_op=2 + LSTM(unroll=True)"),
+    "threads_1_2_xla": dict(threads=(1, 2), jit=True, help="intra_op=1, inter_op=2 + XLA"),
+    "threads_1_2_bf16": dict(threads=(1, 2), precision="mixed_bfloat16", help="intra_op=1, inter_op=2 + mixed_bfloat16"),
     "xla_threads_2_1": dict(jit=True, threads=(2, 1), help="XLA + intra_op=2, inter_op=1"),
     "bf16": dict(precision="mixed_bfloat16", help="mixed_bfloat16 policy"),
     "xla_bf16": dict(jit=True, precision="mixed_bfloat16", help="XLA + mixed_bfloat16 policy"),
 }
-DEFAULT_SET = ["default", "xla", "unroll", "unroll_xla", "xla_spe10", "onednn_off", "threads_2_1"]
+DEFAULT_SET = ["default", "xla", "unroll", "spe10", "onednn_off", "bf16", "threads_2_1", "threads_1_2", "threads_1_2_spe10"]
 
 
 def make_windows(num_windows: int, seq_len: int, seed: int):
@@ -142,14 +147,12 @@ def run_tf(args, name: str) -> dict:
     import keras
     import tensorflow as tf
 
-    if spec.get("threads"):
-        intra, inter = spec["threads"]
-        tf.config.threading.set_intra_op_parallelism_threads(intra)
-        tf.config.threading.set_inter_op_parallelism_threads(inter)
-
     from zoo.data.dataset import window_dataset
     from zoo.models import get_model_type
-    from zoo.train import build_compiled, make_loss, make_optimizer
+    from zoo.train import build_compiled, configure_threads, make_loss, make_optimizer
+
+    if spec.get("threads"):
+        configure_threads(*spec["threads"])  # what --intra_op_threads / --inter_op_threads do
 
     keras.utils.set_random_seed(args.seed)
     keras.mixed_precision.set_global_policy(spec.get("precision", "float32"))
@@ -268,8 +271,8 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=None,
                         help=f"TensorFlow variant to measure (repeatable, or comma-separated; 'all'); "
                              f"default: {','.join(DEFAULT_SET)}")
-    parser.add_argument("--steps", type=int, default=20, help="timed training steps per repeat (default 20)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats; the median is reported (default 3)")
+    parser.add_argument("--steps", type=int, default=30, help="timed training steps per repeat (default 30)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats; the median is reported (default 5)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed warm-up steps after tracing (default 3)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--seq-len", type=int, default=50)

@@ -166,3 +166,18 @@ def test_data_mode_must_match_the_pickle(tmp_path, event_data, capsys):
     argv = train_args(**{"-n": "mismatch", "-p": str(event_data), "-w": str(tmp_path), "-d": "numeric"})
     assert run_cli(training_main, argv) == 2
     assert "holds the 'event' encoding" in capsys.readouterr().err
+
+
+def test_thread_flags_reach_tensorflow(tmp_path, event_data):
+    script = textwrap.dedent(f"""
+        import sys
+        from zoo.cli import run_cli, training_main
+        code = run_cli(training_main, {train_args(**{"-n": "threads", "-p": str(event_data), "-w": str(tmp_path),
+                                                    "-t": str(tmp_path / "logs"), "-e": "1",
+                                                    "--intra_op_threads": "1", "--inter_op_threads": "3"})!r})
+        import tensorflow as tf
+        print(code, tf.config.threading.get_intra_op_parallelism_threads(),
+              tf.config.threading.get_inter_op_parallelism_threads())
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert result.stdout.split() == ["0", "1", "3"], result.stderr[-2000:]

@@ -92,6 +92,10 @@ def _training_parser() -> _Parser:
                    help="mirrored: tf.distribute.MirroredStrategy over the visible GPUs")
     z.add_argument("--jit_compile", choices=["auto", "true", "false"], default="auto",
                    help="XLA compilation of the training step")
+    z.add_argument("--intra_op_threads", type=int, default=None,
+                   help="threads inside one CPU op (default: TensorFlow's; 1 is fastest on 2 cores)")
+    z.add_argument("--inter_op_threads", type=int, default=None,
+                   help="CPU ops run at once (default: TensorFlow's)")
     z.add_argument("--sample_every", type=int, default=1, help="write a sample every N epochs (0: never)")
     z.add_argument("--sample_length", type=int, default=256, help="events in each training sample")
     z.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1, help="Keras progress output")

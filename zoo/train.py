@@ -102,6 +102,25 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+def configure_threads(intra_op: int | None, inter_op: int | None) -> None:
+    """Sets TensorFlow's CPU thread pools; must run before TensorFlow executes its first op.
+
+    On a 2-core CPU, one thread per op and two ops at a time trains the LSTM about 1.4x faster
+    than TensorFlow's default (bench/lstm_throughput.py).
+    """
+    try:
+        if intra_op:
+            tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+        if inter_op:
+            tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    except RuntimeError:  # TensorFlow already ran an op in this process (e.g. under pytest)
+        current = (tf.config.threading.get_intra_op_parallelism_threads(),
+                   tf.config.threading.get_inter_op_parallelism_threads())
+        if (intra_op or current[0], inter_op or current[1]) != current:
+            print("warning: --intra_op_threads/--inter_op_threads ignored: TensorFlow had already started "
+                  "in this process", file=sys.stderr)
+
+
 def versions() -> dict[str, str]:
     import music21
 
@@ -144,6 +163,7 @@ def train(args: dict[str, Any]) -> RunFolder:
     else:
         backup_state = None
 
+    configure_threads(args.get("intra_op_threads"), args.get("inter_op_threads"))
     keras.utils.set_random_seed(args["seed"])
     keras.mixed_precision.set_global_policy(args["precision"])
     data = resolve_data(args, model_type)
