@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from helpers import ROOT, train_args
 from zoo.checkpoints import load_model

@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from zoo.atomic import write_json
 from zoo.checkpoints import save_model, save_weights
+from zoo.generate import sample_tokens, write_piece
+from zoo.music.pianoroll import pianoroll_image
 
 
 def _finite(logs, key="loss") -> bool:
@@ -97,15 +98,11 @@ class SampleWriter(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.every <= 0 or (epoch + 1) % self.every or not _finite(logs):
             return
-        from zoo.generate import sample_tokens, write_piece  # generate imports this module's peers
-
         if self.generator is None:
             self.generator = self.make_generator(self.model)
         tokens = sample_tokens(self.generator, num_outputs=1, length=self.length, seed=self.seed + epoch)[0]
         score = self.encoding.decode(tokens)
         paths, audio = write_piece(score, self.samples_dir / f"epoch-{epoch + 1:04d}", sample_rate=self.sample_rate)
-        from zoo.music.pianoroll import pianoroll_image
-
         with self.writer.as_default(step=epoch + 1):
             if audio.size:
                 tf.summary.audio("sample", audio[None, :, None], self.sample_rate, max_outputs=1, encoding="wav")

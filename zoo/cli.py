@@ -111,8 +111,7 @@ def _model_flags(model_type) -> _Parser:
 def parse_training_args(argv: Sequence[str] | None = None) -> dict:
     """Parses training.py flags; a flag of another model type is a UsageError naming its owner."""
     import_tensorflow_quietly()
-    from zoo.models.registry import get_model_type, model_type_names
-    import zoo.models  # noqa: F401  registers the model types
+    from zoo.models import get_model_type, model_type_names  # importing zoo.models registers every type
 
     argv = list(sys.argv[1:] if argv is None else argv)
     general = _training_parser()
@@ -137,7 +136,7 @@ def parse_training_args(argv: Sequence[str] | None = None) -> dict:
 
 def _print_training_help(general: _Parser, argv: list[str]) -> None:
     """Help lists the general flags plus those of -m's model type (of every type when -m is absent)."""
-    from zoo.models.registry import get_model_type, model_type_names
+    from zoo.models import get_model_type, model_type_names
 
     names = model_type_names()
     for flag in ("-m", "--model_type"):
@@ -186,8 +185,7 @@ def generate_main(argv: Sequence[str] | None = None) -> None:
     _check_positive(args, ["num_outputs", "length"])
     import_tensorflow_quietly()
     if args["model_type"] is not None:
-        from zoo.models.registry import get_model_type
-        import zoo.models  # noqa: F401
+        from zoo.models import get_model_type
 
         get_model_type(args["model_type"])
     from zoo.generate import generate

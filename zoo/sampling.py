@@ -27,15 +27,14 @@ def filter_logits(logits: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor, t
     greedy = temperature <= 0.0
     logits = logits / tf.where(greedy, 1.0, temperature)
     k = tf.where(greedy, 1, tf.where(top_k > 0, tf.minimum(top_k, vocab), vocab))
+    # One sort serves both filters: masking below the k-th value keeps the descending order.
     sorted_logits = tf.sort(logits, axis=-1, direction="DESCENDING")
-    kth = tf.gather(sorted_logits, k - 1, axis=-1)[:, None]
-    logits = tf.where(logits < kth, NEG_INF, logits)
+    sorted_logits = tf.where(tf.range(vocab)[None, :] < k, sorted_logits, NEG_INF)
+    logits = tf.where(logits < sorted_logits[:, k - 1:k], NEG_INF, logits)
     # Nucleus: keep the smallest set of most likely tokens whose probability reaches top_p.
-    sorted_probs = tf.nn.softmax(tf.sort(logits, axis=-1, direction="DESCENDING"))
-    mass_before = tf.cumsum(sorted_probs, axis=-1, exclusive=True)
-    keep_sorted = mass_before < top_p
-    cutoff_index = tf.maximum(tf.reduce_sum(tf.cast(keep_sorted, tf.int32), axis=-1) - 1, 0)
-    cutoff = tf.gather(tf.sort(logits, axis=-1, direction="DESCENDING"), cutoff_index, batch_dims=1)[:, None]
+    mass_before = tf.cumsum(tf.nn.softmax(sorted_logits), axis=-1, exclusive=True)
+    cutoff_index = tf.maximum(tf.reduce_sum(tf.cast(mass_before < top_p, tf.int32), axis=-1) - 1, 0)
+    cutoff = tf.gather(sorted_logits, cutoff_index, batch_dims=1)[:, None]
     return tf.where((top_p < 1.0) & (logits < cutoff), NEG_INF, logits)
 
 

@@ -22,7 +22,7 @@ from zoo.checkpoints import save_model
 from zoo.data.corpus import ensure_default_dataset
 from zoo.data.dataset import EncodedSplit, load_split, split_off_validation, split_paths, token_windows, window_dataset
 from zoo.encodings import PAD_ID, encoding_from_config
-from zoo.errors import DataError, RunError, UsageError, ZooError
+from zoo.errors import DataError, UsageError, ZooError
 from zoo.models import get_model_type
 from zoo.run import RunFolder
 

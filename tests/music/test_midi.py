@@ -1,6 +1,4 @@
 """Tests of zoo.music.midi and zoo.music.io: round trips, real files, hostile files."""
-from pathlib import Path
-
 import mido
 import numpy as np
 import pytest

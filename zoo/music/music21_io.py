@@ -209,7 +209,7 @@ def _quantise(ticks, resolution: int):
 
 
 def _part(track: Track, score: Score, end_steps: int):
-    from music21 import chord, instrument, key, meter, note, stream
+    from music21 import chord, instrument, meter, note, stream
 
     q = WRITE_STEPS_PER_QUARTER
     starts = _quantise(track.notes["start"], score.resolution)
