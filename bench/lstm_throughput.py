@@ -149,7 +149,9 @@ def run_tf(args, name: str) -> dict:
 
     from zoo.data.dataset import window_dataset
     from zoo.models import get_model_type
-    from zoo.train import build_compiled, configure_threads, make_loss, make_optimizer
+    from zoo.encodings import EventEncoding
+    from zoo.optimizers import make_optimizer
+    from zoo.train import build_compiled, configure_threads
 
     if spec.get("threads"):
         configure_threads(*spec["threads"])  # what --intra_op_threads / --inter_op_threads do
@@ -163,7 +165,7 @@ def run_tf(args, name: str) -> dict:
 
     if spec.get("unroll") or spec.get("spe"):
         # Same layers as model_type.build, with the one setting changed, compiled like build_compiled.
-        model = model_type.build(config, VOCAB)
+        model = model_type.build(config, EventEncoding())
         if spec.get("unroll"):
             def clone(layer):
                 layer_config = layer.get_config()
@@ -172,15 +174,15 @@ def run_tf(args, name: str) -> dict:
                 return layer.__class__.from_config(layer_config)
 
             model = keras.models.clone_model(model, clone_function=clone)
-        model.compile(  # the arguments of zoo.train.build_compiled, plus steps_per_execution
+        model.compile(  # the arguments of TokenModelType.compile, plus steps_per_execution
             optimizer=make_optimizer(config["optimizer"], config.get("learning_rate")),
-            loss=make_loss(config["loss_function"], model_type),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             jit_compile=config.get("jit_compile", "auto"),
             steps_per_execution=spec.get("spe", 1),
         )
     else:
-        model = build_compiled(model_type, config, VOCAB)
+        model = build_compiled(model_type, config, EventEncoding())
 
     windows = make_windows(args.batch * args.num_batches, args.seq_len, args.seed)
     dataset = window_dataset(windows, args.batch, shuffle=False).repeat()

@@ -26,11 +26,13 @@ def backup_files(run: Path) -> set[str]:
 
 def backup_iterations(run: Path) -> int:
     """The optimizer's step count in run/backup/, loaded into a freshly built model as a resume would."""
+    from zoo.encodings import encoding_from_config
     from zoo.models import get_model_type
     from zoo.train import build_compiled
 
     config = json.loads((run / "config.json").read_text())
-    model = build_compiled(get_model_type(config["model_type"]), config["args"], config["vocab_size"])
+    encoding = encoding_from_config(config["encoding"])
+    model = build_compiled(get_model_type(config["model_type"]), config["args"], encoding)
     model.optimizer.build(model.trainable_variables)
     model.load_weights(run / "backup" / json.loads((run / "backup" / "state.json").read_text())["weights"])
     return int(model.optimizer.iterations.numpy())

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from zoo.atomic import write_json
 from zoo.checkpoints import save_model, save_weights
-from zoo.generate import sample_tokens, write_piece
+from zoo.music.io import write_piece
 from zoo.music.pianoroll import pianoroll_image
 
 
@@ -80,28 +80,25 @@ def read_backup_state(backup: Path) -> dict | None:
 
 
 class SampleWriter(keras.callbacks.Callback):
-    """Every `every` epochs: sample a piece, write MIDI/WAV/PNG to samples/ and log audio and image."""
+    """Every `every` epochs: sample a piece, write MIDI/WAV/PNG to samples/ and log audio and image.
 
-    def __init__(self, make_generator, encoding, samples_dir: Path, log_dir: Path, every: int = 1,
-                 length: int = 256, seed: int = 0, sample_rate: int = 16000):
+    `sample(model, seed) -> Score` draws one piece (the model type's `sample_scores`).
+    """
+
+    def __init__(self, sample, samples_dir: Path, log_dir: Path, every: int = 1, seed: int = 0,
+                 sample_rate: int = 16000):
         super().__init__()
-        self.make_generator = make_generator
-        self.encoding = encoding
+        self.sample = sample
         self.samples_dir = Path(samples_dir)
         self.every = every
-        self.length = length
         self.seed = seed
         self.sample_rate = sample_rate
         self.writer = tf.summary.create_file_writer(str(Path(log_dir) / "samples"))
-        self.generator = None
 
     def on_epoch_end(self, epoch, logs=None):
         if self.every <= 0 or (epoch + 1) % self.every or not _finite(logs):
             return
-        if self.generator is None:
-            self.generator = self.make_generator(self.model)
-        tokens = sample_tokens(self.generator, num_outputs=1, length=self.length, seed=self.seed + epoch)[0]
-        score = self.encoding.decode(tokens)
+        score = self.sample(self.model, self.seed + epoch)
         paths, audio = write_piece(score, self.samples_dir / f"epoch-{epoch + 1:04d}", sample_rate=self.sample_rate)
         with self.writer.as_default(step=epoch + 1):
             if audio.size:

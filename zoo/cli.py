@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Callable, Sequence
 
 from zoo.errors import UsageError, ZooError
@@ -116,10 +117,13 @@ def parse_training_args(argv: Sequence[str] | None = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     general = _training_parser()
     if "-h" in argv or "--help" in argv:
-        _print_training_help(general, argv)
+        _print_help(general, _model_flags, argv)
         sys.exit(0)
     args, rest = general.parse_known_args(argv)
     model_type = get_model_type(args.model_type)
+    if model_type.flag_defaults:  # e.g. lstmprovisor's batch of 10: re-parse with the type's defaults
+        general.set_defaults(**model_type.flag_defaults)
+        args, rest = general.parse_known_args(argv)
     own, rest = _model_flags(model_type).parse_known_args(rest)
     if rest:
         flag = rest[0].split("=")[0]
@@ -134,7 +138,7 @@ def parse_training_args(argv: Sequence[str] | None = None) -> dict:
     return merged
 
 
-def _print_training_help(general: _Parser, argv: list[str]) -> None:
+def _print_help(general: _Parser, model_flags, argv: list[str]) -> None:
     """Help lists the general flags plus those of -m's model type (of every type when -m is absent)."""
     from zoo.models import get_model_type, model_type_names
 
@@ -142,8 +146,8 @@ def _print_training_help(general: _Parser, argv: list[str]) -> None:
     for flag in ("-m", "--model_type"):
         if flag in argv[:-1]:
             names = [get_model_type(argv[argv.index(flag) + 1]).name]
-    parents = [general] + [_model_flags(get_model_type(name)) for name in names]
-    _Parser(prog="training.py", parents=parents, add_help=False, conflict_handler="resolve").print_help()
+    parents = [general] + [model_flags(get_model_type(name)) for name in names]
+    _Parser(prog=general.prog, parents=parents, add_help=False, conflict_handler="resolve").print_help()
 
 
 def _check_positive(args: dict, names: list[str]) -> None:
@@ -167,27 +171,43 @@ def _generate_parser() -> _Parser:
     parser.add_argument("-n", "--name", required=True, help="run name (weights/NAME)")
     parser.add_argument("-w", "--weights_path", default="weights", help="folder of run folders")
     parser.add_argument("--num_outputs", type=int, default=3, help="pieces to write")
-    parser.add_argument("--length", type=int, default=512, help="events per piece")
     parser.add_argument("--output_dir", default=None, help="default: weights/NAME/samples/")
-    parser.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (0: greedy)")
-    parser.add_argument("--top_k", type=int, default=0, help="sample among the k most likely (0: off)")
-    parser.add_argument("--top_p", type=float, default=1.0, help="nucleus sampling mass (1: off)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same output")
-    parser.add_argument("--primer", default=None, help="MIDI/MusicXML/ABC file to continue")
-    parser.add_argument("--primer_max_tokens", type=int, default=None, help="use only the primer's last N events")
     parser.add_argument("--checkpoint", choices=["best", "last", "final"], default="best",
                         help="best: lowest validation loss (default); last: latest epoch; final: model.keras")
     return parser
 
 
-def generate_main(argv: Sequence[str] | None = None) -> None:
-    args = vars(_generate_parser().parse_args(argv))
-    _check_positive(args, ["num_outputs", "length"])
-    import_tensorflow_quietly()
-    if args["model_type"] is not None:
-        from zoo.models import get_model_type
+def _generate_flags(model_type) -> _Parser:
+    parser = _Parser(prog=f"generate.py -m {model_type.name}", add_help=False)
+    model_type.add_generate_arguments(parser.add_argument_group(f"{model_type.name} flags"))
+    return parser
 
-        get_model_type(args["model_type"])
+
+def parse_generate_args(argv: Sequence[str] | None = None) -> dict:
+    """Parses generate.py flags: the general ones, then those of the run's model type."""
+    import_tensorflow_quietly()
+    from zoo.models import get_model_type
+    from zoo.run import RunFolder
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    general = _generate_parser()
+    if "-h" in argv or "--help" in argv:
+        _print_help(general, _generate_flags, argv)
+        sys.exit(0)
+    args, rest = general.parse_known_args(argv)
+    # The run says what it is; -m only double-checks it (load_run reports a mismatch).
+    model_type = get_model_type(RunFolder(Path(args.weights_path), args.name).load_config()["model_type"])
+    own, rest = _generate_flags(model_type).parse_known_args(rest)
+    if rest:
+        raise UsageError(f"unrecognized argument {rest[0]} for a '{model_type.name}' run (see generate.py -m {model_type.name} --help)")
+    merged = {**vars(args), **vars(own)}
+    _check_positive(merged, ["num_outputs"])
+    return merged
+
+
+def generate_main(argv: Sequence[str] | None = None) -> None:
+    args = parse_generate_args(argv)
     from zoo.generate import generate
 
     generate(args)
@@ -208,36 +228,64 @@ def zoo_main(argv: Sequence[str] | None = None) -> None:
     prep.add_argument("--seed", type=int, default=0, help="seed of the split by piece")
     prep.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="reader processes")
 
-    for name, text in [("export", "SavedModel with serve and generate endpoints"),
-                       ("evaluate", "test-split NLL per event and token accuracy")]:
+    for name, text in [("export", "SavedModel with the model's endpoints, or another format"),
+                       ("evaluate", "a run's numbers on its test split")]:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("-n", "--name", required=True, help="run name (weights/NAME)")
         sub.add_argument("-w", "--weights_path", default="weights")
         sub.add_argument("--checkpoint", choices=["best", "last", "final"], default="best")
         if name == "export":
             sub.add_argument("--output", default=None, help="default: weights/NAME/export/")
+            sub.add_argument("--format", type=_lower, default="savedmodel",
+                             help="savedmodel (default), or a format of the run's model type")
         else:
             sub.add_argument("-p", "--data_path", default=None, help="test pickle (default: the run's test split)")
             sub.add_argument("-b", "--batch_size", type=int, default=64)
 
-    args = vars(parser.parse_args(argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, rest = parser.parse_known_args(argv)
+    args = vars(args)
     command = args.pop("command")
     if command == "prepare":
-        from zoo.data.prepare import prepare, summary
-
-        manifest = prepare(args["input"], args["encoding"], args["output"], args["valid_fraction"],
-                           args["test_fraction"], args["seed"], workers=args["workers"])
-        print(summary(manifest))
-        for item in manifest["skipped"]:
-            print(f"skipped {item['file']}: {item['reason']}", file=sys.stderr)
-        print(f"wrote {args['output']}/{{train,valid,test}}.pkl and manifest.json")
+        _prepare(args, rest)
         return
     import_tensorflow_quietly()
     if command == "export":
+        _refuse_extra(rest, "python -m zoo export")
         from zoo.export import export
 
         print(f"wrote {export(args)}")
     else:
         from zoo.evaluate import evaluate
+        from zoo.models import get_model_type
+        from zoo.run import RunFolder
 
-        evaluate(args)
+        model_type = get_model_type(RunFolder(Path(args["weights_path"]), args["name"]).load_config()["model_type"])
+        own = _Parser(prog=f"python -m zoo evaluate ({model_type.name})", add_help=False)
+        model_type.add_evaluate_arguments(own.add_argument_group(f"{model_type.name} flags"))
+        extra, rest = own.parse_known_args(rest)
+        _refuse_extra(rest, f"python -m zoo evaluate for a '{model_type.name}' run")
+        evaluate({**args, **vars(extra)})
+
+
+def _refuse_extra(rest: list[str], where: str) -> None:
+    if rest:
+        raise UsageError(f"unrecognized argument {rest[0]} ({where})")
+
+
+def _prepare(args: dict, rest: list[str]) -> None:
+    """`python -m zoo prepare`, with the chosen encoding's own options (e.g. the piano-roll's pitch range)."""
+    from zoo.data.prepare import prepare, summary
+    from zoo.encodings import get_encoding_class
+
+    encoding_class = get_encoding_class(args["encoding"])
+    own = _Parser(prog=f"python -m zoo prepare --encoding {encoding_class.name}", add_help=False)
+    encoding_class.add_arguments(own.add_argument_group(f"{encoding_class.name} options"))
+    options, rest = own.parse_known_args(rest)
+    _refuse_extra(rest, f"python -m zoo prepare --encoding {encoding_class.name}")
+    manifest = prepare(args["input"], encoding_class(**vars(options)), args["output"], args["valid_fraction"],
+                       args["test_fraction"], args["seed"], workers=args["workers"])
+    print(summary(manifest))
+    for item in manifest["skipped"]:
+        print(f"skipped {item['file']}: {item['reason']}", file=sys.stderr)
+    print(f"wrote {args['output']}/{{train,valid,test}}.pkl and manifest.json")

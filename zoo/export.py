@@ -1,6 +1,7 @@
-"""`python -m zoo export`: a SavedModel with `serve` (logits) and `generate` (sampling loop) endpoints.
+"""`python -m zoo export`: a SavedModel with the model type's endpoints, or one of its own formats.
 
-The exported folder needs TensorFlow alone: no zoo import, no Python model code.
+The exported folder needs TensorFlow alone: no zoo import, no Python model code. A next-token
+model (lstm, transformer) exports `serve` (logits) and `generate` (the compiled sampling loop):
 
     m = tf.saved_model.load("weights/exp1/export")
     logits = m.serve(tokens)                                  # int32 [B, T] -> float32 [B, T, V]
@@ -16,24 +17,26 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import tensorflow as tf
 
 from zoo.atomic import write_json
+from zoo.errors import UsageError
 from zoo.generate import load_run
 
 
 def export(args: dict[str, Any]) -> Path:
     """Writes the run's SavedModel to `--output` (default weights/NAME/export/); returns the folder."""
     run, config, model_type, encoding, model = load_run(args["weights_path"], args["name"], checkpoint=args["checkpoint"])
-    generator = model_type.token_generator(model, config["args"])
+    export_format = args.get("format", "savedmodel")
+    if export_format != "savedmodel":
+        output = Path(args["output"]) if args.get("output") else run.export.with_name(f"export-{export_format}")
+        return model_type.write_export(export_format, model, config["args"], encoding, output)
+    endpoints = model_type.export_endpoints(model, config["args"])
+    if not endpoints:
+        raise UsageError(f"model type '{model_type.name}' has no SavedModel endpoints to export")
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint(
-        "serve",
-        tf.function(lambda tokens: model(tokens, training=False)),
-        input_signature=[tf.TensorSpec([None, None], tf.int32, name="tokens")],
-    )
-    archive.add_endpoint("generate", generator.generate)
+    for endpoint_name, function in endpoints.items():
+        archive.add_endpoint(endpoint_name, function)
 
     output = Path(args["output"]) if args.get("output") else run.export
     output.parent.mkdir(parents=True, exist_ok=True)

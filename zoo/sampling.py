@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 
+import numpy as np
 import tensorflow as tf
 
 from zoo.encodings.base import EOS_ID, PAD_ID
@@ -102,3 +103,18 @@ class TokenGenerator(tf.Module, abc.ABC):
             (tf.constant(0), primer[:, 0], self.initial_state(batch), tokens_out),
         )
         return tf.transpose(tokens_out.stack())[:, primer_len - 1:]
+
+
+def sample_tokens(generator, num_outputs: int, length: int, seed: int = 0, primer: np.ndarray | None = None,
+                  temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> np.ndarray:
+    """Samples `num_outputs` continuations of `length` ids (int32 [N, length]) with the compiled loop.
+
+    The primer (ids, without the leading EOS) is the same for every output; none starts a new piece.
+    """
+    start = np.array([EOS_ID], np.int32) if primer is None else np.concatenate([[EOS_ID], primer]).astype(np.int32)
+    primers = np.tile(start[None, :], (num_outputs, 1))
+    tokens = generator.generate(
+        tf.constant(primers), tf.constant(length, tf.int32), tf.constant(temperature, tf.float32),
+        tf.constant(top_k, tf.int32), tf.constant(top_p, tf.float32), tf.constant(seed, tf.int32),
+    )
+    return tokens.numpy()

@@ -1,3 +1,5 @@
+import types
+
 import keras
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ VOCAB = 40
 def model_and_config(request):
     config = {**CONFIG, "lstm_embedding_size": request.param}
     keras.utils.set_random_seed(0)
-    return get_model_type("lstm").build(config, VOCAB), config
+    return get_model_type("lstm").build(config, types.SimpleNamespace(vocab_size=VOCAB)), config
 
 
 def test_shapes_and_float32_logits(model_and_config):

@@ -1,6 +1,8 @@
-"""Pickled encodings -> `tf.data` pipelines of next-token windows.
+"""Pickled encodings -> training splits -> `tf.data` pipelines (here: those of next-token windows).
 
-A split is a list of pieces (int32 token arrays). Pieces are joined with `EOS_ID` between them,
+A split is a list of pieces: one array per piece (int32 tokens for token encodings; a frame array
+such as a piano-roll, time first, for others) or a dict of such arrays (e.g. melody and chords).
+For token encodings Pieces are joined with `EOS_ID` between them,
 cut into windows of `seq_len + 1` tokens, and each window gives (inputs = w[:-1], targets = w[1:]):
 the model learns every next token of the window, the seed's single target being the last one.
 Splits are by piece (see prepare.py), so no piece leaks between train, valid and test.
@@ -10,14 +12,16 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from zoo.data.corpus import ensure_default_dataset
 from zoo.data.prepare import DATA_FORMAT
 from zoo.data.safe_pickle import load_pickle
-from zoo.encodings.base import EOS_ID
-from zoo.errors import DataError
+from zoo.encodings.base import EOS_ID, piece_length
+from zoo.errors import DataError, UsageError
 
 
 @dataclasses.dataclass
@@ -31,7 +35,21 @@ class EncodedSplit:
 
     @property
     def num_tokens(self) -> int:
-        return int(sum(len(p) for p in self.pieces))
+        """Time steps in all pieces (tokens, frames, ...)."""
+        return int(sum(piece_length(p) for p in self.pieces))
+
+
+def _valid_piece(piece: Any) -> bool:
+    if isinstance(piece, dict):
+        return bool(piece) and all(isinstance(k, str) and isinstance(v, np.ndarray) for k, v in piece.items())
+    return isinstance(piece, np.ndarray) and piece.ndim >= 1
+
+
+def _as_piece(piece):
+    """Token arrays as int32; other pieces as stored."""
+    if isinstance(piece, np.ndarray) and piece.ndim == 1 and np.issubdtype(piece.dtype, np.integer):
+        return piece.astype(np.int32)
+    return piece
 
 
 def load_split(path: str | os.PathLike) -> EncodedSplit:
@@ -40,10 +58,10 @@ def load_split(path: str | os.PathLike) -> EncodedSplit:
     if not isinstance(data, dict) or data.get("format") != DATA_FORMAT:
         raise DataError(f"{path} is not a zoo data file (make one with: python -m zoo prepare --input ... -o DIR)")
     pieces = data.get("pieces")
-    if not isinstance(pieces, list) or not all(isinstance(p, np.ndarray) and p.ndim == 1 for p in pieces):
-        raise DataError(f"{path}: 'pieces' must be a list of 1-D integer arrays")
+    if not isinstance(pieces, list) or not all(_valid_piece(p) for p in pieces):
+        raise DataError(f"{path}: 'pieces' must be a list of arrays (or of dicts of named arrays)")
     return EncodedSplit(
-        pieces=[p.astype(np.int32) for p in pieces],
+        pieces=[_as_piece(p) for p in pieces],
         sources=list(data.get("sources", [])),
         encoding=dict(data["encoding"]),
         path=str(path),
@@ -117,3 +135,51 @@ def split_paths(data_path: str | os.PathLike) -> dict[str, Path]:
         if found is not None:
             paths[split] = found
     return paths
+
+
+SEED_DEFAULT_DATA_PATH = Path("data/train.pkl")  # MechanicalBach's -p default
+
+
+@dataclasses.dataclass
+class TrainingData:
+    """The splits a run trains and validates on, the paths they came from, and their encoding."""
+
+    train: EncodedSplit
+    valid: EncodedSplit
+    paths: dict[str, str]
+    encoding_config: dict
+
+
+def resolve_training_data(args: dict[str, Any], model_type) -> TrainingData:
+    """Finds the training pickle (-p, the seed's ./data/train.pkl, or the embedded default) and its splits."""
+    data_path = args.get("data_path")
+    if data_path is None:
+        if SEED_DEFAULT_DATA_PATH.is_file():
+            data_path = SEED_DEFAULT_DATA_PATH
+        else:
+            data_path = ensure_default_dataset(args["data_mode"] or model_type.default_encoding)
+    paths = split_paths(data_path)
+    if not paths["train"].is_file():
+        raise DataError(f"no training data at {data_path} (prepare some with: python -m zoo prepare --input DIR -o data/NAME)")
+    train = load_split(paths["train"])
+    if not train.pieces or train.num_tokens == 0:
+        raise DataError(f"{paths['train']} holds no pieces")
+    encoding_name = train.encoding.get("name")
+    if args["data_mode"] and args["data_mode"] != encoding_name:
+        raise UsageError(
+            f"-d/--data_mode {args['data_mode']} does not match {paths['train']}, which holds the "
+            f"'{encoding_name}' encoding (drop -d, or prepare the data with --encoding {args['data_mode']})"
+        )
+    if encoding_name not in model_type.encodings:
+        raise UsageError(
+            f"model type '{model_type.name}' does not train on the '{encoding_name}' encoding "
+            f"(it takes: {', '.join(model_type.encodings)})"
+        )
+    if args.get("validation_split") is not None or "valid" not in paths:
+        fraction = 0.1 if args.get("validation_split") is None else args["validation_split"]
+        train, valid = split_off_validation(train, fraction, args["seed"])
+    else:
+        valid = load_split(paths["valid"])
+        if valid.encoding != train.encoding:
+            raise DataError(f"{paths['valid']} was encoded differently from {paths['train']}: prepare them together")
+    return TrainingData(train, valid, {k: str(v) for k, v in paths.items()}, train.encoding)

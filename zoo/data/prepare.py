@@ -20,6 +20,7 @@ from tqdm import tqdm
 from zoo.atomic import write_json
 from zoo.data.safe_pickle import dump_pickle
 from zoo.encodings import Encoding, get_encoding_class
+from zoo.encodings.base import piece_length
 from zoo.errors import DataError, ZooError
 from zoo.music.io import SCORE_SUFFIXES, load_score
 from zoo.music.score import Score
@@ -126,6 +127,14 @@ def split_by_piece(paths: Sequence[str], valid_fraction: float, test_fraction: f
             for split in SPLITS}
 
 
+def _stored(piece):
+    """What the pickle holds: token ids as int32, other arrays (and dicts of them) as encoded."""
+    if isinstance(piece, dict):
+        return {key: np.asarray(value) for key, value in piece.items()}
+    array = np.asarray(piece)
+    return array.astype(np.int32) if array.ndim == 1 and np.issubdtype(array.dtype, np.integer) else array
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -162,10 +171,10 @@ def prepare(
             except ZooError as error:
                 skipped.append((path, str(error)))
                 continue
-            if len(tokens) == 0:
+            if piece_length(tokens) == 0:
                 skipped.append((path, f"nothing left after {encoding.name} encoding"))
                 continue
-            pieces.append(np.asarray(tokens, dtype=np.int32))
+            pieces.append(_stored(tokens))
             sources.append(path)
         pkl = output_dir / f"{split}.pkl"
         dump_pickle(
@@ -173,7 +182,7 @@ def prepare(
         )
         manifest_splits[split] = {
             "pieces": len(pieces),
-            "tokens": int(sum(len(p) for p in pieces)),
+            "tokens": int(sum(piece_length(p) for p in pieces)),
             "sources": sources,
             "sha256": _sha256(pkl),
         }

@@ -63,6 +63,12 @@ def as_token_ids(tokens: Any) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
 
 
+def piece_length(piece: np.ndarray | dict[str, np.ndarray]) -> int:
+    """Time steps of an encoded piece: an array's first axis, or that of a dict piece's first array."""
+    first = next(iter(piece.values()), ()) if isinstance(piece, dict) else piece
+    return len(first)
+
+
 class Encoding(abc.ABC):
     """Maps a `Score` to a 1-D int32 array of token ids in [0, vocab_size) and back.
 
@@ -79,7 +85,11 @@ class Encoding(abc.ABC):
 
     @abc.abstractmethod
     def encode(self, score: Score) -> np.ndarray:
-        """Score -> int32 ids (no trailing EOS; the data pipeline adds separators)."""
+        """Score -> int32 ids (no trailing EOS; the data pipeline adds separators).
+
+        Non-token encodings return the piece their models train on instead: an array with time
+        first (a piano-roll) or a dict of such arrays. Raise EncodingError for a score they cannot use.
+        """
 
     @abc.abstractmethod
     def decode(self, tokens: np.ndarray) -> Score:
@@ -99,6 +109,10 @@ class Encoding(abc.ABC):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Encoding":
         return cls(**config)
+
+    @classmethod
+    def add_arguments(cls, parser) -> None:
+        """Adds this encoding's options to `python -m zoo prepare` (names = constructor arguments)."""
 
     def token_name(self, token_id: int) -> str:
         """Human-readable name of one id (for debugging and error messages)."""

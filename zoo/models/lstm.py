@@ -13,12 +13,13 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from zoo.models.registry import ModelType, register_model_type
+from zoo.models.registry import register_model_type
+from zoo.models.token import TokenModelType
 from zoo.sampling import TokenGenerator
 
 
 @register_model_type
-class LSTMComposer(ModelType):
+class LSTMComposer(TokenModelType):
     name = "lstm"
     default_encoding = "event"
     encodings = ("event", "numeric")
@@ -36,7 +37,8 @@ class LSTMComposer(ModelType):
                             help="token embedding size; 0 feeds the seed's scalar id/vocab input instead")
 
     @classmethod
-    def build(cls, config: dict[str, Any], vocab_size: int) -> keras.Model:
+    def build(cls, config: dict[str, Any], encoding) -> keras.Model:
+        vocab_size = encoding.vocab_size
         dropout = config.get("lstm_dropout_prob") or 0.0
         tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
         if config["lstm_embedding_size"] > 0:

@@ -1,18 +1,31 @@
-"""Model types: one class per type, registered by name; the trainer and generator look them up here.
+"""Model types: one class per type, registered by name; the trainer, generator, evaluator and
+exporter look them up here and never name a model type themselves.
 
-A model type says which encodings it accepts, adds its own flags to the command line, builds a
-compiled-ready `keras.Model` from a flat config dict, and makes the token generator that samples
-from a trained model. Nothing edits an entry after import.
+A model type is a bundle of class methods, the hooks below. `ModelType` is the contract every
+family fills in; `zoo.models.token.TokenModelType` fills in the data, training, sampling,
+evaluation and export hooks for next-token models (LSTM, transformer), so such a family writes
+only `add_arguments`, `build` and `token_generator`. A family with its own objective (GAN, VAE,
+RBM/NADE, ...) returns a `keras.Model` subclass with its own `train_step`/`test_step` from `build`
+and fills in the hooks that differ. Nothing edits an entry after import.
 """
 from __future__ import annotations
 
 import abc
 import argparse
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import keras
 
 from zoo.errors import UsageError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from zoo.data.dataset import EncodedSplit, TrainingData
+    from zoo.encodings.base import Encoding
+    from zoo.music.score import Score
+    from zoo.run import RunFolder
 
 _MODEL_TYPES: dict[str, type["ModelType"]] = {}
 
@@ -39,24 +52,92 @@ def get_model_type(name: str) -> type["ModelType"]:
 
 
 class ModelType(abc.ABC):
-    """What every model type provides to the shared trainer, generator, exporter and evaluator."""
+    """What every model type provides to the shared trainer, generator, evaluator and exporter.
+
+    `config` below is always the run's flat flag dict (`config.json`'s "args"): the general flags
+    of training.py plus the type's own.
+    """
 
     name: ClassVar[str]
     default_encoding: ClassVar[str]
     encodings: ClassVar[tuple[str, ...]]
     loss_functions: ClassVar[tuple[str, ...]] = ("sparse_categorical_crossentropy",)
+    # Defaults of general training.py flags that differ for this type, e.g. {"batch_size": 10}.
+    flag_defaults: ClassVar[dict[str, Any]] = {}
+    # Export formats besides "savedmodel" (see `write_export`).
+    export_formats: ClassVar[tuple[str, ...]] = ()
 
+    # ------------------------------------------------------------ command line
     @classmethod
     @abc.abstractmethod
     def add_arguments(cls, parser: argparse._ArgumentGroup) -> None:
-        """Adds this type's own flags (and only those) to `parser`."""
+        """Adds this type's own training flags (and only those) to `parser`."""
+
+    @classmethod
+    def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
+        """Validates (and may complete) the parsed training flags; raises UsageError. Runs before any work."""
+        return args
+
+    @classmethod
+    def add_generate_arguments(cls, parser: argparse._ArgumentGroup) -> None:
+        """Adds this type's own generate.py flags (e.g. `--mode`)."""
+
+    # ------------------------------------------------------------ training
+    @classmethod
+    def resolve_data(cls, args: dict[str, Any]) -> "TrainingData":
+        """Finds the training and validation splits the flags name (default: -p, or the embedded corpus)."""
+        from zoo.data.dataset import resolve_training_data
+
+        return resolve_training_data(args, cls)
 
     @classmethod
     @abc.abstractmethod
-    def build(cls, config: dict[str, Any], vocab_size: int) -> keras.Model:
-        """Builds the model from the run's flat config; inputs int32 [B, T], outputs float32 logits [B, T, V]."""
+    def datasets(cls, data: "TrainingData", encoding: "Encoding", config: dict[str, Any]
+                 ) -> tuple["tf.data.Dataset", "tf.data.Dataset", str]:
+        """(train, validation) `tf.data` pipelines for `Model.fit`, and a one-line description of them."""
 
     @classmethod
     @abc.abstractmethod
-    def token_generator(cls, model: keras.Model, config: dict[str, Any]):
-        """Returns a `zoo.sampling.TokenGenerator` that samples from `model`."""
+    def build(cls, config: dict[str, Any], encoding: "Encoding") -> keras.Model:
+        """Builds the (uncompiled) model from the run's config and the data's encoding."""
+
+    @classmethod
+    @abc.abstractmethod
+    def compile(cls, model: keras.Model, config: dict[str, Any]) -> None:
+        """Compiles `model` (optimizers, losses, metrics) as the flags say; called inside the strategy scope."""
+
+    # ------------------------------------------------------------ generation
+    @classmethod
+    @abc.abstractmethod
+    def sample_scores(cls, model: keras.Model, config: dict[str, Any], encoding: "Encoding", num_outputs: int,
+                      seed: int, length: int | None = None) -> list["Score"]:
+        """Draws `num_outputs` pieces from the model with default sampling settings (training samples,
+        evaluation metrics). `length`: the type's own unit (events, bars, ...); None for its default."""
+
+    @classmethod
+    @abc.abstractmethod
+    def generate(cls, args: dict[str, Any], run: "RunFolder", config: dict[str, Any], encoding: "Encoding",
+                 model: keras.Model) -> list[Path]:
+        """generate.py for this type: writes its outputs (MIDI, WAV, PNG, ...) and returns their paths."""
+
+    # ------------------------------------------------------------ evaluation and export
+    @classmethod
+    def add_evaluate_arguments(cls, parser: argparse._ArgumentGroup) -> None:
+        """Adds this type's own `python -m zoo evaluate` flags."""
+
+    @classmethod
+    def evaluate(cls, model: keras.Model, config: dict[str, Any], encoding: "Encoding", split: "EncodedSplit",
+                 args: dict[str, Any], run: "RunFolder") -> dict[str, float]:
+        """The model's own numbers on a test split (likelihood, reconstruction accuracy, ...); {} if none."""
+        return {}
+
+    @classmethod
+    def export_endpoints(cls, model: keras.Model, config: dict[str, Any]) -> dict[str, Any]:
+        """SavedModel endpoints: name -> `tf.function` with an input signature."""
+        return {}
+
+    @classmethod
+    def write_export(cls, export_format: str, model: keras.Model, config: dict[str, Any], encoding: "Encoding",
+                     output: Path) -> Path:
+        """Writes one of `export_formats` to `output`; returns what it wrote."""
+        raise UsageError(f"model type '{cls.name}' has no export format '{export_format}'")

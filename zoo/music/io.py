@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from zoo.errors import ScoreReadError, UsageError
 from zoo.music.score import Score
 
@@ -61,3 +63,18 @@ def save_score(score: Score, path: str | os.PathLike) -> None:
         write_musicxml(score, path)
     else:
         raise UsageError(f"cannot write {path}: unknown format '{suffix or '(none)'}' (known: {', '.join(WRITE_SUFFIXES)})")
+
+
+def write_piece(score: Score, stem: Path, sample_rate: int = 22050) -> tuple[dict[str, Path], np.ndarray]:
+    """Writes `stem`.mid, .wav and .png; returns their paths and the rendered audio (float32 mono)."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = {"midi": stem.with_suffix(".mid"), "wav": stem.with_suffix(".wav"), "png": stem.with_suffix(".png")}
+    from zoo.music.midi import write_midi
+    from zoo.music.audio import render_wav
+    from zoo.music.pianoroll import save_pianoroll_png
+
+    write_midi(score, paths["midi"])
+    audio = render_wav(score, paths["wav"], sample_rate=sample_rate)
+    save_pianoroll_png(score, paths["png"], title=stem.name)
+    return paths, audio
