@@ -219,7 +219,7 @@ def zoo_main(argv: Sequence[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     prep = commands.add_parser("prepare", help="music files -> pickled encodings split by piece")
-    prep.add_argument("--input", nargs="+", required=True,
+    prep.add_argument("--input", nargs="+", default=None,
                       help="files, folders, or music21:<corpus folder> (e.g. music21:bach)")
     prep.add_argument("--encoding", type=_lower, default="event", help="encoding name (event, numeric, ...)")
     prep.add_argument("-o", "--output", required=True, help="output folder, e.g. data/mine")
@@ -283,8 +283,16 @@ def _prepare(args: dict, rest: list[str]) -> None:
     encoding_class.add_arguments(own.add_argument_group(f"{encoding_class.name} options"))
     options, rest = own.parse_known_args(rest)
     _refuse_extra(rest, f"python -m zoo prepare --encoding {encoding_class.name}")
-    manifest = prepare(args["input"], encoding_class(**vars(options)), args["output"], args["valid_fraction"],
-                       args["test_fraction"], args["seed"], workers=args["workers"])
+    encoding = encoding_class(**vars(options))
+    if encoding_class.synthesises_data:  # e.g. notes rendered from a SoundFont: no input files
+        if args["input"]:
+            raise UsageError(f"--input does not apply to the '{encoding_class.name}' encoding: it makes its own data")
+        manifest = encoding.build_dataset(args["output"], args["valid_fraction"], args["test_fraction"], args["seed"])
+    else:
+        if not args["input"]:
+            raise UsageError("prepare needs --input FILE|DIR|music21:<folder> [...]")
+        manifest = prepare(args["input"], encoding, args["output"], args["valid_fraction"],
+                           args["test_fraction"], args["seed"], workers=args["workers"])
     print(summary(manifest))
     for item in manifest["skipped"]:
         print(f"skipped {item['file']}: {item['reason']}", file=sys.stderr)

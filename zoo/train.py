@@ -118,7 +118,7 @@ def train(args: dict[str, Any]) -> RunFolder:
         model = build_compiled(model_type, args, encoding)
         initial_epoch, best_val_loss = 0, math.inf
         if backup_state is not None:
-            model.optimizer.build(model.trainable_variables)
+            model_type.build_optimizer_state(model)
             model.load_weights(backup_state["weights"])
             initial_epoch, best_val_loss = backup_state["epoch"], backup_state["best_val_loss"]
             print(f"resuming '{run.name}' from its backup after epoch {initial_epoch}", file=sys.stderr)
@@ -132,6 +132,7 @@ def train(args: dict[str, Any]) -> RunFolder:
             lambda m, seed: model_type.sample_scores(m, args, encoding, 1, seed, args["sample_length"])[0],
             run.samples, run.log_dir, every=args["sample_every"], seed=args["seed"],
         ),
+        *model_type.callbacks(args, run),
     ]
     print(
         f"training '{run.name}': {model_type.name} on {len(data.train.pieces)} pieces "

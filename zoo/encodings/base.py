@@ -77,6 +77,9 @@ class Encoding(abc.ABC):
     """
 
     name: ClassVar[str]
+    # True for an encoding that makes its own data set (no --input files): `prepare` then calls
+    # `build_dataset(output_dir, valid_fraction, test_fraction, seed) -> manifest` instead.
+    synthesises_data: ClassVar[bool] = False
 
     @property
     @abc.abstractmethod

@@ -106,6 +106,16 @@ class ModelType(abc.ABC):
     def compile(cls, model: keras.Model, config: dict[str, Any]) -> None:
         """Compiles `model` (optimizers, losses, metrics) as the flags say; called inside the strategy scope."""
 
+    @classmethod
+    def callbacks(cls, config: dict[str, Any], run: "RunFolder") -> list[keras.callbacks.Callback]:
+        """Extra Keras callbacks of this type (e.g. a learning-rate schedule on plateau)."""
+        return []
+
+    @classmethod
+    def build_optimizer_state(cls, model: keras.Model) -> None:
+        """Creates the optimizer variables so a resume backup (weights + optimizer state) can load into them."""
+        model.optimizer.build(model.trainable_variables)
+
     # ------------------------------------------------------------ generation
     @classmethod
     @abc.abstractmethod
