@@ -241,6 +241,11 @@ def zoo_main(argv: Sequence[str] | None = None) -> None:
         else:
             sub.add_argument("-p", "--data_path", default=None, help="test pickle (default: the run's test split)")
             sub.add_argument("-b", "--batch_size", type=int, default=64)
+            sub.add_argument("--num_samples", type=int, default=16,
+                             help="pieces to sample for the musical metrics, compared with the test split (0: none)")
+            sub.add_argument("--seed", type=int, default=0, help="sampling seed for the musical metrics")
+            sub.add_argument("--sample_length", type=int, default=None,
+                             help="length of each sample in the model type's unit (default: the run's sample length)")
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args, rest = parser.parse_known_args(argv)
