@@ -18,7 +18,15 @@ EXIT_BAD_INPUT = 2
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad flag as one line (raising UsageError) instead of usage + exit."""
+    """argparse that reports a bad flag as one line (raising UsageError) instead of usage + exit.
+
+    No abbreviations: with per-type flags parsed in a second pass, `--mode` must not be taken
+    for `--model_type`.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         raise UsageError(f"{message} (see {self.prog} --help)")

@@ -10,6 +10,7 @@ from zoo.encodings.base import (
 )
 from zoo.encodings.event import EventEncoding
 from zoo.encodings.numeric import NumericEncoding
+from zoo.encodings.notes import NotesEncoding  # noqa: F401  (registers 'notes')
 
 __all__ = [
     "EOS_ID",

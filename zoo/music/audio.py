@@ -45,7 +45,8 @@ def find_soundfont(soundfont: str | os.PathLike | None = None) -> Path | None:
     return None
 
 
-def render_wav(score: Score, path: str | os.PathLike, sample_rate: int = 22050, soundfont=None) -> np.ndarray:
+def render_wav(score: Score, path: str | os.PathLike, sample_rate: int = 22050, soundfont=None,
+               effects: bool = True) -> np.ndarray:
     """Renders `score` to a mono 16-bit WAV file and returns the samples.
 
     Uses `fluidsynth` with a GM SoundFont (see `find_soundfont`) when both exist, otherwise the
@@ -56,6 +57,7 @@ def render_wav(score: Score, path: str | os.PathLike, sample_rate: int = 22050, 
         path: str or PathLike, the `.wav` file to write.
         sample_rate: int, samples per second (default 22050).
         soundfont: str or PathLike or None, a `.sf2` file to prefer.
+        effects: bool, FluidSynth's reverb and chorus (off for dry data sets of single notes).
 
     Returns:
         float32 array [num_samples], values in [-1, 1].
@@ -63,13 +65,13 @@ def render_wav(score: Score, path: str | os.PathLike, sample_rate: int = 22050, 
     program = shutil.which("fluidsynth")
     font = find_soundfont(soundfont)
     if program and font:
-        samples = _render_fluidsynth(score, program, font, sample_rate)
+        samples = _render_fluidsynth(score, program, font, sample_rate, effects)
         if samples is not None:
-            _write_wav(samples, path, sample_rate)
+            write_wav(samples, path, sample_rate)
             return samples
     _notice_fallback()
     samples = synthesize(score, sample_rate)
-    _write_wav(samples, path, sample_rate)
+    write_wav(samples, path, sample_rate)
     return samples
 
 
@@ -80,7 +82,8 @@ def _notice_fallback() -> None:
         print(FALLBACK_NOTICE, file=sys.stderr)
 
 
-def _render_fluidsynth(score: Score, program: str, font: Path, sample_rate: int) -> np.ndarray | None:
+def _render_fluidsynth(score: Score, program: str, font: Path, sample_rate: int, effects: bool = True
+                       ) -> np.ndarray | None:
     """Renders through a temporary MIDI file; None when fluidsynth fails."""
     from zoo.music.midi import write_midi
 
@@ -88,7 +91,10 @@ def _render_fluidsynth(score: Score, program: str, font: Path, sample_rate: int)
     with tempfile.TemporaryDirectory() as folder:
         midi_path, wav_path = Path(folder) / "score.mid", Path(folder) / "score.wav"
         write_midi(score, midi_path)
-        command = [program, "-ni", "-g", "0.8", "-F", str(wav_path), "-r", str(int(sample_rate)), str(font), str(midi_path)]
+        command = [program, "-ni", "-g", "0.8", "-F", str(wav_path), "-r", str(int(sample_rate))]
+        if not effects:
+            command += ["-R", "0", "-C", "0"]
+        command += [str(font), str(midi_path)]
         try:
             subprocess.run(command, check=True, capture_output=True, timeout=60 + min(seconds, MAX_SECONDS))
             samples = _read_wav(wav_path)
@@ -108,7 +114,8 @@ def _read_wav(path) -> np.ndarray:
     return np.clip(data, -1.0, 1.0)
 
 
-def _write_wav(samples: np.ndarray, path, sample_rate: int) -> None:
+def write_wav(samples: np.ndarray, path, sample_rate: int) -> None:
+    """Writes mono float samples in [-1, 1] as a 16-bit PCM WAV file."""
     pcm = np.round(np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
     with wave.open(os.fspath(path), "wb") as file:
         file.setnchannels(1)
