@@ -9,6 +9,7 @@ from zoo.encodings.base import (
     get_encoding_class,
 )
 from zoo.encodings.event import EventEncoding
+from zoo.encodings.melody import MelodyEncoding  # noqa: F401  (registers 'melody')
 from zoo.encodings.numeric import NumericEncoding
 from zoo.encodings.notes import NotesEncoding  # noqa: F401  (registers 'notes')
 
