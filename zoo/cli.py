@@ -106,13 +106,13 @@ def _training_parser() -> _Parser:
     z.add_argument("--inter_op_threads", type=int, default=None,
                    help="CPU ops run at once (default: TensorFlow's)")
     z.add_argument("--sample_every", type=int, default=1, help="write a sample every N epochs (0: never)")
-    z.add_argument("--sample_length", type=int, default=256, help="events in each training sample")
+    z.add_argument("--sample_length", type=int, default=256, help="length of each training sample in the model type's unit (events; bars for gan)")
     z.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1, help="Keras progress output")
     return parser
 
 
 def _model_flags(model_type) -> _Parser:
-    parser = _Parser(prog=f"training.py -m {model_type.name}", add_help=False)
+    parser = _Parser(prog=f"training.py -m {model_type.name}", add_help=False, conflict_handler="resolve")
     model_type.add_arguments(parser.add_argument_group(f"{model_type.name} flags"))
     return parser
 
@@ -187,7 +187,7 @@ def _generate_parser() -> _Parser:
 
 
 def _generate_flags(model_type) -> _Parser:
-    parser = _Parser(prog=f"generate.py -m {model_type.name}", add_help=False)
+    parser = _Parser(prog=f"generate.py -m {model_type.name}", add_help=False, conflict_handler="resolve")
     model_type.add_generate_arguments(parser.add_argument_group(f"{model_type.name} flags"))
     return parser
 

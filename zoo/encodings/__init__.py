@@ -11,6 +11,7 @@ from zoo.encodings.base import (
 from zoo.encodings.event import EventEncoding
 from zoo.encodings.melody import MelodyEncoding  # noqa: F401  (registers 'melody')
 from zoo.encodings.numeric import NumericEncoding
+from zoo.encodings.pianoroll import PianorollEncoding  # noqa: F401  (registers 'pianoroll')
 from zoo.encodings.notes import NotesEncoding  # noqa: F401  (registers 'notes')
 
 __all__ = [
