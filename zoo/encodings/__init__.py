@@ -10,6 +10,7 @@ from zoo.encodings.base import (
 )
 from zoo.encodings.event import EventEncoding
 from zoo.encodings.melody import MelodyEncoding  # noqa: F401  (registers 'melody')
+from zoo.encodings.leadsheet import LEADSHEET_ENCODINGS  # noqa: F401  (registers 'abs', 'cot', 'rel', 'poex')
 from zoo.encodings.numeric import NumericEncoding
 from zoo.encodings.pianoroll import PianorollEncoding  # noqa: F401  (registers 'pianoroll')
 from zoo.encodings.notes import NotesEncoding  # noqa: F401  (registers 'notes')

@@ -1,5 +1,6 @@
 """Model families. Importing this package registers every model type."""
 from zoo.models import lstm  # noqa: F401  (registers 'lstm')
+from zoo.models import lstmprovisor  # noqa: F401  (registers 'simple', 'poex')
 from zoo.models import musicvae  # noqa: F401  (registers 'musicvae')
 from zoo.models import crossmodal  # noqa: F401  (registers 'crossmodal')
 from zoo.models import gan  # noqa: F401  (registers 'gan')

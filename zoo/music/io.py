@@ -15,8 +15,9 @@ from zoo.music.score import Score
 
 MIDI_SUFFIXES = (".mid", ".midi")
 MUSIC21_SUFFIXES = (".xml", ".musicxml", ".mxl", ".abc", ".krn")
-SCORE_SUFFIXES = MIDI_SUFFIXES + MUSIC21_SUFFIXES  # what a folder scan picks up
-WRITE_SUFFIXES = MIDI_SUFFIXES + (".xml", ".musicxml")
+LEADSHEET_SUFFIXES = (".ls",)  # Impro-Visor lead sheets (zoo/music/leadsheet.py)
+SCORE_SUFFIXES = MIDI_SUFFIXES + MUSIC21_SUFFIXES + LEADSHEET_SUFFIXES  # what a folder scan picks up
+WRITE_SUFFIXES = MIDI_SUFFIXES + (".xml", ".musicxml") + LEADSHEET_SUFFIXES
 
 
 def load_score(path: str | os.PathLike) -> Score:
@@ -40,6 +41,10 @@ def load_score(path: str | os.PathLike) -> Score:
         from zoo.music.midi import read_midi
 
         return read_midi(path)
+    if suffix in LEADSHEET_SUFFIXES:
+        from zoo.music.leadsheet import read_leadsheet
+
+        return read_leadsheet(path)
     from zoo.music.music21_io import read_music21
 
     return read_music21(path)
@@ -61,6 +66,10 @@ def save_score(score: Score, path: str | os.PathLike) -> None:
         from zoo.music.music21_io import write_musicxml
 
         write_musicxml(score, path)
+    elif suffix in LEADSHEET_SUFFIXES:
+        from zoo.music.leadsheet import write_leadsheet
+
+        write_leadsheet(score, path)
     else:
         raise UsageError(f"cannot write {path}: unknown format '{suffix or '(none)'}' (known: {', '.join(WRITE_SUFFIXES)})")
 

@@ -1,0 +1,192 @@
+"""lstmprovisor's network (specs/lstmprovisor.md §2, §4, §6.1): the teacher-forced experts and the sampler.
+
+`build_experts` makes the Keras model that trains (features of each expert -> LSTM stack with
+trainable initial states and per-sequence dropout -> Dense -> the expert's decoder -> product);
+`LeadSheetGenerator` steps the same layers one 1/48-bar step at a time inside one compiled
+`tf.while_loop`, re-encoding every sampled note for each expert.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from zoo.encodings import leadsheet as ls
+from zoo.layers.experts import (
+    AbsoluteDecoder,
+    ChordDecoder,
+    CircleOfThirdsDecoder,
+    IntervalDecoder,
+    LearnedInitialState,
+    PerNoteLSTMCell,
+    PositionShift,
+    ProductOfExperts,
+    RhythmDecoder,
+)
+
+FEATURE_WIDTH = {"abs": 60, "cot": 34, "interval": 50, "chord": 37, "rhythm": 26}
+RAW_WIDTH = {"abs": 39, "cot": 13, "interval": 27, "chord": 14, "rhythm": 3}
+PER_NOTE_WINDOW = {"interval": 25, "chord": 12}  # notes each per-note block spans (spec §2.2)
+
+
+def _normal(stddev: float):
+    return keras.initializers.RandomNormal(stddev=stddev)
+
+
+def build_experts(experts: tuple[str, ...], sizes: list[int], depths: list[int], separate_rhythm: bool = False,
+                  name: str = "lstmprovisor", per_note: int = 0) -> keras.Model:
+    """The teacher-forced network: inputs {"<expert>_features", "interval_pos", "chord_pos"} -> probs [B, T, V].
+
+    `per_note` > 0 (only for the interval and chord experts): each LSTM layer is `sizes` independent units
+    plus `per_note` memory cells for each of the expert's WINDOW notes (25 intervals / 12 pitch classes).
+    """
+    inputs, probs = {}, []
+    for kind, units, depth in zip(experts, sizes, depths):
+        features = keras.Input((None, FEATURE_WIDTH[kind]), name=f"{kind}_features")
+        inputs[f"{kind}_features"] = features
+        pos = None
+        if kind in ("interval", "chord"):
+            pos = keras.Input((None,), dtype="int32", name=f"{kind}_pos")
+            inputs[f"{kind}_pos"] = pos
+        x = features
+        if per_note:
+            window = PER_NOTE_WINDOW[kind]
+            units = units + per_note * window
+            shift = PositionShift(name=f"{kind}_shift")(pos)
+        for layer in range(1, depth + 1):
+            initial = LearnedInitialState(units, name=f"{kind}_lstm{layer}_initialstate")(features)
+            init = {"kernel_initializer": _normal(1 / units), "recurrent_initializer": _normal(1 / units),
+                    "bias_initializer": _normal(1 / units), "unit_forget_bias": False}
+            if per_note:
+                cell = PerNoteLSTMCell(units, per_note, window, "drop" if kind == "interval" else "roll", **init)
+                x = keras.layers.Concatenate(name=f"{kind}_lstm{layer}_input")([x, shift])
+                x = keras.layers.RNN(cell, return_sequences=True, name=f"{kind}_lstm{layer}")(x, initial_state=initial)
+            else:
+                x = keras.layers.LSTM(units, return_sequences=True, name=f"{kind}_lstm{layer}", **init)(
+                    x, initial_state=initial)
+            x = keras.layers.Dropout(0.5, noise_shape=(None, 1, units), name=f"{kind}_dropout{layer}")(x)
+        with_artic = not (separate_rhythm and kind in ("interval", "chord"))
+        raw = RAW_WIDTH[kind] - (0 if with_artic else 2)
+        act = keras.layers.Dense(raw, kernel_initializer=_normal(1 / raw), bias_initializer=_normal(1 / raw),
+                                 name=f"{kind}_full")(x)
+        if kind in ("interval", "chord"):
+            decoder = (IntervalDecoder if kind == "interval" else ChordDecoder)(with_artic=with_artic,
+                                                                              name=f"{kind}_decoder")
+            probs.append(decoder([act, pos]))
+        elif kind == "cot":
+            probs.append(CircleOfThirdsDecoder(high=ls.COT_HIGH, name="cot_decoder")(act))
+        else:
+            probs.append((AbsoluteDecoder if kind == "abs" else RhythmDecoder)(name=f"{kind}_decoder")(act))
+    output = probs[0] if len(probs) == 1 else ProductOfExperts(separate_rhythm, name="product")(probs)
+    return keras.Model(inputs, output, name=name)
+
+
+class LeadSheetGenerator(tf.Module):
+    """Samples melodies over chord changes one step at a time, in one compiled `tf.while_loop`.
+
+    `generate(roots [B, T] int32, chords [B, T, 12] float32, start_pos [B] int32, seed [2] int32)`
+    -> (chosen [B, T] int32, probs [B, T, V] float32, expert_probs [E, B, T, V] float32).
+    Each expert re-encodes the sampled index for its next input (spec §3, §6.1); no dropout.
+    """
+
+    def __init__(self, model: keras.Model, experts: tuple[str, ...], low: int = ls.LOW):
+        super().__init__(name="leadsheet_generator")
+        self.model = model
+        self.experts = experts
+        self.low = low
+        self.layers = {}
+        for kind in experts:
+            depth = 0
+            while True:
+                try:
+                    model.get_layer(f"{kind}_lstm{depth + 1}")
+                except ValueError:
+                    break
+                depth += 1
+            self.layers[kind] = {
+                "cells": [model.get_layer(f"{kind}_lstm{i}").cell for i in range(1, depth + 1)],
+                "initial": [model.get_layer(f"{kind}_lstm{i}_initialstate") for i in range(1, depth + 1)],
+                "full": model.get_layer(f"{kind}_full"),
+                "decoder": model.get_layer(f"{kind}_decoder"),
+            }
+        self.product = model.get_layer("product") if len(experts) > 1 else None
+        self.generate = tf.function(self._generate, input_signature=[
+            tf.TensorSpec([None, None], tf.int32, name="roots"),
+            tf.TensorSpec([None, None, 12], tf.float32, name="chords"),
+            tf.TensorSpec([None], tf.int32, name="start_pos"),
+            tf.TensorSpec([2], tf.int32, name="seed"),
+        ])
+
+    def _encode(self, kind: str, index, pos, root):
+        """The expert's encoded form of the sampled index (its next `last_output`)."""
+        if kind == "abs":
+            return tf.one_hot(index, 39)
+        if kind == "interval":
+            encoded = tf.where(index < 2, index, tf.clip_by_value(index + self.low - pos + 12, 0, 26))
+            return tf.one_hot(encoded, 27)
+        if kind == "chord":
+            return tf.one_hot(tf.where(index < 2, index, tf.math.floormod(index - 2 + self.low - root, 12) + 2), 14)
+        if kind == "rhythm":
+            return tf.one_hot(tf.minimum(index, 2), 3)
+        midi = index - 2 + self.low  # cot
+        played = tf.cast(index >= 2, tf.float32)[:, None]
+        return tf.one_hot(tf.minimum(index, 2), 13) + played * (
+            tf.one_hot(3 + tf.math.floormod(midi, 12) % 4, 13) + tf.one_hot(7 + tf.math.floormod(midi, 12) % 3, 13)
+            + tf.one_hot(10 + tf.clip_by_value((midi - self.low) // 12, 0, 2), 13))
+
+    def _features(self, kind: str, t, pos, root, chord, last):
+        batch = tf.shape(root)[0]
+        beat = tf.cast(tf.equal(tf.math.floormod(t, tf.constant(ls.BEAT_PERIODS)), 0), tf.float32)
+        parts = [tf.tile(beat[None, :], [batch, 1])]
+        if ls.USES_POSITION[kind]:
+            bounds = tf.constant([ls.LOW, ls.HIGH], tf.float32)
+            parts.append(tf.maximum(0.0, 1.0 - tf.abs(tf.cast(pos, tf.float32)[:, None] - bounds) / (ls.HIGH - ls.LOW)))
+        index = tf.math.floormod(tf.range(12)[None, :] + (pos - root)[:, None], 12)
+        parts.append(tf.gather(chord, index, batch_dims=1))
+        parts.append(last)
+        return tf.concat(parts, axis=1)
+
+    def _generate(self, roots, chords, start_pos, seed):
+        batch, steps = tf.shape(roots)[0], tf.shape(roots)[1]
+        states, lasts, previous = [], [], []
+        for kind in self.experts:
+            previous.append({"interval": start_pos, "chord": roots[:, 0]}.get(kind, tf.zeros([batch], tf.int32)))
+            for init in self.layers[kind]["initial"]:
+                units = init.units
+                states.append(tf.tile(init.state[None, units:], [batch, 1]))  # h0
+                states.append(tf.tile(init.state[None, :units], [batch, 1]))  # c0
+            lasts.append(self._encode(kind, tf.zeros([batch], tf.int32), tf.zeros([batch], tf.int32),
+                                      tf.zeros([batch], tf.int32)))
+        arrays = (tf.TensorArray(tf.int32, size=steps), tf.TensorArray(tf.float32, size=steps),
+                  tf.TensorArray(tf.float32, size=steps))
+
+        def body(t, interval_pos, previous, states, lasts, chosen_ta, probs_ta, experts_ta):
+            root, chord = roots[:, t], chords[:, t]
+            new_states, expert_probs, positions = [], [], []
+            k = 0
+            for e, kind in enumerate(self.experts):
+                pos = {"interval": interval_pos, "chord": root, "rhythm": root}.get(kind, tf.zeros_like(root))
+                positions.append(pos)
+                x = self._features(kind, t, pos, root, chord, lasts[e])
+                shift = tf.cast(pos - previous[e], tf.float32)[:, None]
+                for cell in self.layers[kind]["cells"]:
+                    if isinstance(cell, PerNoteLSTMCell):
+                        x = tf.concat([x, shift], axis=1)
+                    x, (h, c) = cell(x, [states[k], states[k + 1]], training=False)
+                    new_states += [h, c]
+                    k += 2
+                act = self.layers[kind]["full"](x)
+                decoder = self.layers[kind]["decoder"]
+                expert_probs.append(decoder([act, pos]) if kind in ("interval", "chord") else decoder(act))
+            probs = self.product(expert_probs) if self.product is not None else expert_probs[0]
+            step_seed = tf.random.experimental.stateless_fold_in(seed, t)
+            index = tf.cast(tf.random.stateless_categorical(tf.math.log(probs + 1e-12), 1, seed=step_seed)[:, 0],
+                            tf.int32)
+            new_lasts = [self._encode(kind, index, positions[e], root) for e, kind in enumerate(self.experts)]
+            new_interval_pos = tf.where(index < 2, interval_pos, index + self.low - 2)
+            return (t + 1, new_interval_pos, positions, new_states, new_lasts, chosen_ta.write(t, index),
+                    probs_ta.write(t, probs), experts_ta.write(t, tf.stack(expert_probs)))
+
+        _, _, _, _, _, chosen, probs, experts = tf.while_loop(
+            lambda t, *_: t < steps, body, (tf.constant(0), start_pos, previous, states, lasts, *arrays))
+        return (tf.transpose(chosen.stack()), tf.transpose(probs.stack(), [1, 0, 2]),
+                tf.transpose(experts.stack(), [1, 2, 0, 3]))
