@@ -116,7 +116,7 @@ def train(args: dict[str, Any]) -> RunFolder:
     strategy = make_strategy(args["strategy"])
     with strategy.scope():
         model = build_compiled(model_type, args, encoding)
-        initial_epoch, best_val_loss = 0, math.inf
+        initial_epoch, best_val_loss = model_type.initial_epoch(args), math.inf
         if backup_state is not None:
             model_type.build_optimizer_state(model)
             model.load_weights(backup_state["weights"])

@@ -243,6 +243,9 @@ def test_resume_loads_the_parameters(trained):
     model = model_type.build(config, None)
     for a, b in zip(model.get_weights(), source.get_weights()):
         np.testing.assert_array_equal(a, b)
+    # Iterations are numbered on from TIMESTEP: 7 steps of 3 a epoch are two whole epochs done.
+    assert model_type.initial_epoch({**config, "steps_per_epoch": 3}) == 2
+    assert model_type.initial_epoch({"steps_per_epoch": 3}) == 0
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -195,6 +195,11 @@ class LeadSheetModelType(ModelType):
                 raise RunError(f"--resume: no parameter file at {path}")
         return args
 
+    @classmethod
+    def initial_epoch(cls, config: dict[str, Any]) -> int:
+        """`--resume TIMESTEP`: iterations are numbered on from TIMESTEP (whole epochs of --steps_per_epoch)."""
+        return int(config["resume"][0]) // config["steps_per_epoch"] if config.get("resume") else 0
+
     # ------------------------------------------------------------ data
     @classmethod
     def resolve_data(cls, args: dict[str, Any]) -> TrainingData:

@@ -112,6 +112,12 @@ class ModelType(abc.ABC):
         return []
 
     @classmethod
+    def initial_epoch(cls, config: dict[str, Any]) -> int:
+        """The epoch a new run starts counting from (not 0 when it continues other weights, e.g. lstmprovisor's
+        `--resume TIMESTEP PARAMFILE`). A resume from the run's own backup ignores this."""
+        return 0
+
+    @classmethod
     def build_optimizer_state(cls, model: keras.Model) -> None:
         """Creates the optimizer variables so a resume backup (weights + optimizer state) can load into them."""
         model.optimizer.build(model.trainable_variables)
