@@ -243,7 +243,7 @@ def test_bad_training_flags_are_refused(notes_data, tmp_path, capsys):
     cases = [
         (["--instruments", "Kazoo"], "unknown instrument 'Kazoo'"),
         (["--instruments", "Piano"], "no Piano notes"),
-        (["--dims", "8", "4"], "hierarchies of latent layers are not implemented"),
+        (["--dims", "8", "4", "--hidden_dims_1", "8", "8", "8"], "--hidden_dims_1 takes one value or one per --dims value"),
         (["--random_mode", "bernoulli", "--zero_extra_class", "0"], "need --zero_extra_class 1"),
         (["--labels", "pitch", "tempo"], "--labels takes distinct names"),
         (["--load", "nothing"], "no run named 'nothing'"),

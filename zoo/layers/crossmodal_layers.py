@@ -114,3 +114,8 @@ def gaussian_kl(mean_1, var_1, mean_2, var_2):
     """KL(N(mean_1, var_1) || N(mean_2, var_2)) of diagonal Gaussians, summed over the last axis: -> [B]."""
     return 0.5 * ops.sum(ops.log(var_2) - ops.log(var_1) + var_1 / var_2 + ops.square(mean_1 - mean_2) / var_2 - 1.0,
                          axis=-1)
+
+
+def gaussian_entropy(variance):
+    """Differential entropy of a diagonal Gaussian, summed over the last axis: [B, D] -> [B]."""
+    return 0.5 * ops.sum(ops.log(variance) + ops.log(2.0 * 3.141592653589793) + 1.0, axis=-1)

@@ -9,7 +9,9 @@ summed in the linear domain and then normalised with the training split's statis
 are used consistently, symbolic losses are real log-likelihoods, `l2` really replaces the KL cross
 terms, one joint step updates both VAEs (Adam 1e-3, ReduceLROnPlateau on val_loss), and the
 discriminator learns from detached reconstructions. One epoch is one pass over the largest
-instrument's frames (the original stopped at the smallest). Generation (lt_play modes) is in
+instrument's frames (the original stopped at the smallest). Several `--dims` values build the
+hierarchy of latent layers described in `zoo.layers.crossmodal_vae` (per-layer hidden sizes: one
+value or one per layer). Generation (lt_play modes) is in
 `zoo.models.crossmodal_play`, the analysis (lt_analyze) in `zoo.models.crossmodal_analysis`.
 """
 from __future__ import annotations
@@ -55,11 +57,14 @@ class CrossModal(ModelType):
         parser.add_argument("--dbroot", default=None, help="prepared notes data folder (same as -p; default data/notes)")
         parser.add_argument("--frames", type=int, nargs="*", default=[10, 25],
                             help="frames kept of each note: START END (default 10 25), one index, or none for all")
-        parser.add_argument("--dims", type=int, nargs="+", default=[32], help="latent size (one value: see README)")
-        parser.add_argument("--hidden_dims_1", type=int, nargs="+", default=[5000], help="signal VAE hidden width")
-        parser.add_argument("--hidden_num_1", type=int, nargs="+", default=[2], help="signal VAE hidden layers")
-        parser.add_argument("--hidden_dims_2", type=int, nargs="+", default=[800], help="symbol VAE hidden width")
-        parser.add_argument("--hidden_num_2", type=int, nargs="+", default=[2], help="symbol VAE hidden layers")
+        parser.add_argument("--dims", type=int, nargs="+", default=[32],
+                            help="latent size; several values build a hierarchy of latent layers, bottom first "
+                                 "(the cross term uses the last)")
+        per_layer = "; one value, or one per --dims value"
+        parser.add_argument("--hidden_dims_1", type=int, nargs="+", default=[5000], help="signal VAE hidden width" + per_layer)
+        parser.add_argument("--hidden_num_1", type=int, nargs="+", default=[2], help="signal VAE hidden layers" + per_layer)
+        parser.add_argument("--hidden_dims_2", type=int, nargs="+", default=[800], help="symbol VAE hidden width" + per_layer)
+        parser.add_argument("--hidden_num_2", type=int, nargs="+", default=[2], help="symbol VAE hidden layers" + per_layer)
         parser.add_argument("--labels", nargs="+", default=list(LABELS), help="label heads and their order")
         parser.add_argument("--instruments", nargs="+", default=["Piano", "Alto-Sax"],
                             help="instruments mixed together (each must be in the data set)")
@@ -90,11 +95,12 @@ class CrossModal(ModelType):
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
         args = dict(args)
+        layers = len(args["dims"])
         for name in ("dims", "hidden_dims_1", "hidden_num_1", "hidden_dims_2", "hidden_num_2"):
-            if len(args[name]) != 1:
-                raise UsageError(f"--{name} takes one value here: hierarchies of latent layers are not implemented")
-            if args[name][0] < 1:
-                raise UsageError(f"--{name} must be at least 1 (got {args[name][0]})")
+            if len(args[name]) not in (1, layers):
+                raise UsageError(f"--{name} takes one value or one per --dims value ({layers}), got {len(args[name])}")
+            if min(args[name]) < 1:
+                raise UsageError(f"--{name} values must be at least 1 (got {' '.join(map(str, args[name]))})")
         unknown = [label for label in args["labels"] if label not in LABELS]
         if unknown or len(set(args["labels"])) != len(args["labels"]):
             raise UsageError(f"--labels takes distinct names among {' '.join(LABELS)} (got {' '.join(args['labels'])})")
@@ -181,8 +187,8 @@ class CrossModal(ModelType):
         head_sizes = cls.mixing(config, encoding)["head_sizes"] * len(config["instruments"])
         model = CrossModalVAE(
             signal_dim=cqt.NUM_BINS, head_sizes=head_sizes, label_type=config["label_type"],
-            latent_dim=config["dims"][0], hidden_1=config["hidden_dims_1"][0], num_1=config["hidden_num_1"][0],
-            hidden_2=config["hidden_dims_2"][0], num_2=config["hidden_num_2"][0], beta_1=config["beta_1"],
+            latent_dim=list(config["dims"]), hidden_1=list(config["hidden_dims_1"]), num_1=list(config["hidden_num_1"]),
+            hidden_2=list(config["hidden_dims_2"]), num_2=list(config["hidden_num_2"]), beta_1=config["beta_1"],
             beta_2=config["beta_2"], cross_1=config["cross_1"], cross_2=config["cross_2"],
             regularization=config["regularization_type"], adversarial=bool(config["adversarial"]),
             adv_dim=config["adv_dim"], adv_num=config["adv_num"], adv_lr=config["adv_lr"],
@@ -216,12 +222,12 @@ class CrossModal(ModelType):
     # ------------------------------------------------------------ generation and analysis
     @classmethod
     def sample_scores(cls, model, config, encoding, num_outputs, seed, length=None) -> list[Score]:
-        """Labels decoded along random straight lines in the latent space (`length` frames, default 64)."""
+        """Labels decoded along random straight lines in the (top) latent space (`length` frames, default 64)."""
         from zoo.models.crossmodal_play import latent_path, labels_from_logits
 
         scores = []
         for i in range(num_outputs):
-            z = latent_path("line", min(length or 64, 2048), config["dims"][0], np.random.default_rng(seed + i))
+            z = latent_path("line", min(length or 64, 2048), config["dims"][-1], np.random.default_rng(seed + i))
             logits = keras.ops.convert_to_numpy(model.decode_symbol(z.astype(np.float32)))
             scores.append(encoding.decode(labels_from_logits(logits, config)))
         return scores
@@ -241,7 +247,8 @@ class CrossModal(ModelType):
     @classmethod
     def export_endpoints(cls, model, config) -> dict[str, Any]:
         """`transcribe`: normalised frames [B, 410] -> symbol logits [B, S] (signal encoder mean -> symbol
-        decoder); `synthesise`: one-hot labels [B, S] -> normalised log-magnitude means [B, 410]."""
+        decoder); `synthesise`: one-hot labels [B, S] -> normalised log-magnitude means [B, 410]. Both cross
+        through the top latent layer (with a hierarchy: posterior means up, conditional-prior means down)."""
         import tensorflow as tf
 
         transcribe = tf.function(lambda frames: model.decode_symbol(model.encode_signal(frames)[0]),
@@ -293,15 +300,19 @@ def load_weights_from(model: CrossModalVAE, config: dict[str, Any]) -> None:
     else:
         path = other.model_file("best")
     source = load_model(path)
-    parts = ["signal_encoder", "signal_posterior", "signal_decoder", "signal_likelihood", "symbol_encoder",
-             "symbol_posterior", "symbol_decoder", "symbol_logits"]
+    mismatch = UsageError(f"--load {other.name}: its VAEs do not have this run's sizes, latent layers, labels and "
+                          "instruments")
+    if not isinstance(source, CrossModalVAE):
+        raise mismatch
+    parts, source_parts = model.vae_layers(), source.vae_layers()
     if model.adversarial and getattr(source, "adversarial", False):
-        parts.append("discriminator")  # a discriminator that only one of them has starts afresh
-    if not isinstance(source, CrossModalVAE) or any(
-            [w.shape for w in getattr(source, p).weights] != [w.shape for w in getattr(model, p).weights] for p in parts):
-        raise UsageError(f"--load {other.name}: its VAEs do not have this run's sizes, labels and instruments")
-    for part in parts:
-        getattr(model, part).set_weights(getattr(source, part).get_weights())
+        # a discriminator that only one of them has starts afresh
+        parts["discriminator"], source_parts["discriminator"] = model.discriminator, source.discriminator
+    if set(parts) != set(source_parts) or any(
+            [w.shape for w in source_parts[p].weights] != [w.shape for w in parts[p].weights] for p in parts):
+        raise mismatch
+    for name, part in parts.items():
+        part.set_weights(source_parts[name].get_weights())
     print(f"starting from the weights of {path}", file=sys.stderr)
 
 

@@ -14,6 +14,11 @@ Baseline: PCA of the training mixtures to the latent size, then an MLP classifie
 VAE's hidden sizes, BatchNorm + ReLU, cross-entropy on logits). Writes `analysis/metrics.csv`,
 `analysis/confusion-*.png`, `analysis/latent.png` (and audio examples with `--generate_audio`)
 into the run folder.
+
+With a hierarchy of latent layers (several `--dims`), reconstruction decodes each modality from its
+bottom (first) layer's posterior mean (the ELBO's reconstruction path), transfer goes through the
+top (last) layer, the shared one (posterior means up, conditional-prior means down); the PCA
+baseline reduces to the top layer's size, and the latent plot shows the top layer.
 """
 from __future__ import annotations
 
@@ -107,28 +112,36 @@ def signal_metrics(x: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> dic
     return {"spectral_ll": float(nll.mean()), "isd": float(isd.mean())}
 
 
-def _symbol_logits(model, z_mean, z_var, n_samples: int, seed: int) -> np.ndarray:
-    """Decoded symbol logits from the posterior mean, or log of the mean probability over samples."""
+def _symbol_logits(model, z_mean, z_var, n_samples: int, seed: int, layer: int = -1) -> np.ndarray:
+    """Decoded symbol logits from a posterior mean of latent layer `layer`, or log of the mean probability over
+    samples."""
     if n_samples <= 0:
-        return keras.ops.convert_to_numpy(model.decode_symbol(z_mean))
+        return keras.ops.convert_to_numpy(model.decode_symbol(z_mean, layer=layer))
     rng = np.random.default_rng(seed)
     logits = [keras.ops.convert_to_numpy(model.decode_symbol(
-        (z_mean + np.sqrt(z_var) * rng.standard_normal(z_mean.shape)).astype(np.float32))) for _ in range(n_samples)]
+        (z_mean + np.sqrt(z_var) * rng.standard_normal(z_mean.shape)).astype(np.float32), layer=layer))
+        for _ in range(n_samples)]
     return np.mean(logits, axis=0)
 
 
 def model_metrics(model, x, y, classes, config, n_samples: int, seed: int):
     """Every metric of both directions for one set of mixtures: ({name: value}, {direction: confusions}, latents)."""
-    z_sig, v_sig = (keras.ops.convert_to_numpy(t) for t in model.encode_signal(x))
-    z_sym, v_sym = (keras.ops.convert_to_numpy(t) for t in model.encode_symbol(y))
+    def posterior(encode, inputs, layer):
+        return tuple(keras.ops.convert_to_numpy(t) for t in encode(inputs, layer=layer))
+
+    z_sig, v_sig = posterior(model.encode_signal, x, -1)
+    z_sym, v_sym = posterior(model.encode_symbol, y, -1)
+    # Reconstruction from the bottom layer (the same tensors as the top ones with a single layer).
+    z_sig_0, _ = posterior(model.encode_signal, x, 0) if model.num_latent_layers > 1 else (z_sig, v_sig)
+    z_sym_0, v_sym_0 = posterior(model.encode_symbol, y, 0) if model.num_latent_layers > 1 else (z_sym, v_sym)
     truth = true_classes(classes, config)
     numbers, confusions = {}, {}
-    for direction, z_signal_side, z_symbol_side, v_symbol_side in (
-            ("reconstruction", z_sig, z_sym, v_sym), ("transfer", z_sym, z_sig, v_sig)):
-        mean, variance = (keras.ops.convert_to_numpy(t) for t in model.decode_signal(z_signal_side))
+    for direction, z_signal_side, z_symbol_side, v_symbol_side, layer in (
+            ("reconstruction", z_sig_0, z_sym_0, v_sym_0, 0), ("transfer", z_sym, z_sig, v_sig, -1)):
+        mean, variance = (keras.ops.convert_to_numpy(t) for t in model.decode_signal(z_signal_side, layer=layer))
         for key, value in signal_metrics(x, mean, variance).items():
             numbers[f"{direction}_{key}"] = value
-        logits = _symbol_logits(model, z_symbol_side, v_symbol_side, n_samples, seed)
+        logits = _symbol_logits(model, z_symbol_side, v_symbol_side, n_samples, seed, layer)
         summary, confusions[direction] = symbolic_metrics(head_log_probs(logits, config), truth, config)
         numbers.update({f"{direction}_{key}": value for key, value in summary.items()})
     return numbers, confusions, (z_sig, z_sym)
@@ -229,7 +242,7 @@ def _baseline(model, config, encoding, passes, args, out: Path, mode: str) -> di
             raise DataError("the PCA baseline trains on the run's training split, which is gone "
                             f"({config.get('data_path')}); use --make_classifier 0")
         x, y, _, _ = evaluation_mixtures(load_split(train_path).pieces, config, encoding, mode, seed=1000)
-        mean, components = fit_pca(x, config["dims"][0])
+        mean, components = fit_pca(x, config["dims"][-1])
         classifier = train_classifier((x - mean) @ components, y, config, args["classifier_epochs"],
                                       args["classifier_bs"], config["seed"])
         np.savez(pca_path, mean=mean, components=components)
@@ -301,10 +314,10 @@ def _audio_examples(model, config, encoding: NotesEncoding, split, count: int, o
         classes[:, 0] = np.stack([piece[k] for k in ("octave", "pitch", "dynamics")], axis=1)
         present = np.zeros(classes.shape[:2], bool)
         present[:, 0] = True
-        z_sig = keras.ops.convert_to_numpy(model.encode_signal(encoding.normalise(magnitudes))[0])
+        z_sig = keras.ops.convert_to_numpy(model.encode_signal(encoding.normalise(magnitudes), layer=0)[0])
         z_sym = keras.ops.convert_to_numpy(model.encode_symbol(symbol_inputs(classes, present, config, encoding))[0])
         name = f"test-{n}-midi{int(piece['midi'][0])}"
         _write_audio(cqt.griffin_lim(magnitudes), out / f"{name}-original.wav")
-        for tag, z in (("reconstruction", z_sig), ("from-labels", z_sym)):
-            mean, _ = model.decode_signal(z)
+        for tag, z, layer in (("reconstruction", z_sig, 0), ("from-labels", z_sym, -1)):
+            mean, _ = model.decode_signal(z, layer=layer)
             _write_audio(cqt.griffin_lim(encoding.denormalise(keras.ops.convert_to_numpy(mean))), out / f"{name}-{tag}.wav")

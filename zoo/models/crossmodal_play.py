@@ -8,6 +8,13 @@
     morphing    the same, interpolating the latent means between points (`--interp_order` 1 or 3)
     trajectory  `line`, `circle` or `helix` paths of `--n_steps` points in the latent space -> WAV
 WAV files are mono 16-bit at 22,050 Hz.
+
+With a hierarchy of latent layers (several `--dims`), every cross-modal path goes through the top
+(last) layer, the space the two VAEs share: midi, sequence and morphing encode labels up to it,
+trajectory draws its paths in it (its prior is N(0, I)), and audio transcribes from it; decoding
+walks down the conditional priors' means to the bottom layer. The audio mode's resynthesis and the
+training reconstruction plots are same-modality reconstructions, decoded from the bottom (first)
+layer as in the ELBO.
 """
 from __future__ import annotations
 
@@ -110,9 +117,9 @@ def symbol_inputs(classes: np.ndarray, present: np.ndarray, config: dict[str, An
 
 
 def _decode_to_audio(model, z: np.ndarray, encoding: NotesEncoding, iterations: int, seed: int,
-                     silent: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Latents [T, latent] -> (audio float32 at 22,050 Hz, linear magnitudes [T, 410])."""
-    mean, _ = model.decode_signal(z.astype(np.float32))
+                     silent: np.ndarray | None = None, layer: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """Latents of latent layer `layer` [T, dims[layer]] -> (audio float32 at 22,050 Hz, linear magnitudes [T, 410])."""
+    mean, _ = model.decode_signal(z.astype(np.float32), layer=layer)
     magnitudes = encoding.denormalise(keras.ops.convert_to_numpy(mean))
     if silent is not None:
         magnitudes[silent] = 0.0
@@ -257,7 +264,7 @@ def play(args: dict[str, Any], run, config: dict[str, Any], encoding: NotesEncod
             continue
         silent = None
         if mode == "trajectory":
-            z = latent_path(args["trajectory"], args["n_steps"], config["dims"][0], np.random.default_rng(seed))
+            z = latent_path(args["trajectory"], args["n_steps"], config["dims"][-1], np.random.default_rng(seed))
         else:
             z = _latents(model, symbol_inputs(classes, present, config, encoding), args["latent_sample"], seed)
             silent = ~present.any(axis=1)
@@ -289,12 +296,14 @@ def _interpolate(points: np.ndarray, steps: int, order: int) -> np.ndarray:
 
 def _info(run, config: dict[str, Any], model, stem: Path) -> Path:
     lines = [f"run {run.name}: crossmodal, instruments {' '.join(config['instruments'])}, labels {' '.join(config['labels'])}"]
-    for part, layers in (("signal VAE", ("signal_encoder", "signal_posterior", "signal_decoder", "signal_likelihood")),
-                         ("symbol VAE", ("symbol_encoder", "symbol_posterior", "symbol_decoder", "symbol_logits"))):
-        params = sum(int(np.prod(w.shape)) for name in layers for w in getattr(model, name).weights)
+    for part, prefix in (("signal VAE", "signal_"), ("symbol VAE", "symbol_")):
+        params = sum(int(np.prod(w.shape)) for name, layer in model.vae_layers().items() if name.startswith(prefix)
+                     for w in layer.weights)
         inputs = model.signal_dim if part == "signal VAE" else model.symbol_dim
-        width, depth = (model.hidden_1, model.num_1) if part == "signal VAE" else (model.hidden_2, model.num_2)
-        lines.append(f"{part}: input {inputs}, hidden {depth} x {width}, latent {model.latent_dim}, {params:,} parameters")
+        widths, depths = (model.hidden_1s, model.num_1s) if part == "signal VAE" else (model.hidden_2s, model.num_2s)
+        hidden = ", ".join(f"{d} x {w}" for d, w in zip(depths, widths))
+        latent = " -> ".join(map(str, model.latent_dims))
+        lines.append(f"{part}: input {inputs}, hidden {hidden}, latent {latent}, {params:,} parameters")
     lines.append("training flags: " + json.dumps(config, sort_keys=True))
     evaluation = run.path / "evaluation.csv"
     lines.append("final errors: " + (evaluation.read_text().strip().splitlines()[-1] if evaluation.is_file()
@@ -313,14 +322,17 @@ def _audio(args, config, encoding: NotesEncoding, model, stem: Path) -> list[Pat
     samples = read_mono_wav(args["input"])
     magnitudes = cqt.magnitude_frames(samples)
     x = encoding.normalise(magnitudes)
-    mean, variance = (keras.ops.convert_to_numpy(t) for t in model.encode_signal(x))
-    z = mean + (np.sqrt(variance) * np.random.default_rng(args["seed"]).standard_normal(mean.shape)
-                if args["latent_sample"] else 0.0)
-    labels = labels_from_logits(keras.ops.convert_to_numpy(model.decode_symbol(z.astype(np.float32))), config)
+    rng = np.random.default_rng(args["seed"])
+    z_by_layer = {}
+    for layer in (-1, 0):  # transcription from the top layer, resynthesis from the bottom one
+        mean, variance = (keras.ops.convert_to_numpy(t) for t in model.encode_signal(x, layer=layer))
+        z_by_layer[layer] = mean + (np.sqrt(variance) * rng.standard_normal(mean.shape) if args["latent_sample"] else 0.0)
+    labels = labels_from_logits(keras.ops.convert_to_numpy(model.decode_symbol(z_by_layer[-1].astype(np.float32))),
+                                config)
     midi_path = stem.parent / f"{stem.name}-transcription.mid"
     stem.parent.mkdir(parents=True, exist_ok=True)
     write_midi(encoding.decode(labels), midi_path)
-    audio, rebuilt = _decode_to_audio(model, z, encoding, args["iterations"], args["seed"])
+    audio, rebuilt = _decode_to_audio(model, z_by_layer[0], encoding, args["iterations"], args["seed"], layer=0)
     wav_path = _write_audio(audio, stem.parent / f"{stem.name}-resynthesis.wav")
     png_path = stem.parent / f"{stem.name}.png"
     _plot_transcription(magnitudes, rebuilt, labels, config, png_path)
