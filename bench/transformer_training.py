@@ -1,0 +1,298 @@
+"""Training throughput of the zoo's `transformer` against a PyTorch model of the same shape.
+
+The README size by default: 4 pre-norm blocks of width 256, 4 heads, feed-forward 1024, relative
+self-attention (one learned embedding per head and distance, skewing), final LayerNorm, logits over
+the event vocabulary (390), seq_len 256, batch 16, no dropout, no hidden dense layers. The PyTorch
+model below has the same layers, shapes and arithmetic (same skewing, same masks). Both train with
+Adam (lr 1e-3) on sparse cross-entropy over every next token (PAD = 0 ignored), on the same random
+int32 token windows (fixed numpy seed) in the same order, on this machine's CPU. Every measurement
+runs in its own subprocess; each warms up (tracing / XLA compilation and a few steps, not timed), then
+times `--steps` steps `--repeats` times and reports the median. PyTorch runs before and after ours.
+
+    python bench/transformer_training.py                          # PyTorch + default, xla, threads_1_2
+    python bench/transformer_training.py --variant default --steps 10 --repeats 3
+    python bench/transformer_training.py --list
+
+The TensorFlow side is the zoo's own path: `zoo.train.build_compiled` and `model.fit` on
+`zoo.data.dataset.window_dataset`; a variant changes one setting. Nothing is asserted about timings.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VOCAB = 390  # the event encoding's vocab_size
+
+VARIANTS: dict[str, dict] = {
+    "default": dict(help="the zoo as it is: jit_compile='auto' (no XLA on CPU), TF's thread defaults"),
+    "xla": dict(jit=True, help="training.py --jit_compile true: XLA on CPU"),
+    "threads_1_2": dict(threads=(1, 2), help="training.py --intra_op_threads 1 --inter_op_threads 2"),
+    "xla_threads_2_1": dict(jit=True, threads=(2, 1), help="XLA + --intra_op_threads 2 --inter_op_threads 1"),
+    "bf16": dict(precision="mixed_bfloat16", help="--precision mixed_bfloat16 (not like-for-like with float32 PyTorch)"),
+}
+DEFAULT_SET = ["default", "xla", "threads_1_2"]
+
+
+def model_config(args) -> dict:
+    return dict(embed_dim=args.width, num_heads=args.heads, ff_dim=args.ff, transformer_dropout_prob=0.0,
+                transformer_num_hidden_dense=0, transformer_hidden_dense_size=args.width,
+                transformer_hidden_dense_activation="relu", transformer_num_layers=args.layers,
+                max_seq_len=args.seq_len, seq_len=args.seq_len, optimizer="adam", learning_rate=1e-3,
+                loss_function="sparse_categorical_crossentropy")
+
+
+def make_windows(num_windows: int, seq_len: int, seed: int):
+    """Random token windows [num_windows, seq_len + 1] in 1..VOCAB-1 (no PAD), int32."""
+    import numpy as np
+
+    return np.random.default_rng(seed).integers(1, VOCAB, size=(num_windows, seq_len + 1), dtype=np.int32)
+
+
+# ----------------------------------------------------------------------------------------- PyTorch
+
+
+def run_torch(args) -> dict:
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    torch.manual_seed(args.seed)
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    heads, depth, length = args.heads, args.width // args.heads, args.seq_len
+
+    class RelativeSelfAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qkv = nn.Linear(args.width, 3 * args.width)
+            self.output = nn.Linear(args.width, args.width)
+            self.relative = nn.Parameter(torch.randn(heads, length, depth) * depth ** -0.5)
+            self.register_buffer("causal", torch.ones(length, length, dtype=torch.bool).tril())
+
+        def forward(self, x):
+            b, n, _ = x.shape
+            q, k, v = self.qkv(x).view(b, n, 3, heads, depth).permute(2, 0, 3, 1, 4)
+            relative = torch.einsum("bhid,hjd->bhij", q, self.relative[:, -n:])
+            relative = F.pad(relative, (1, 0)).reshape(b, heads, n + 1, n)[:, :, 1:]  # skewing
+            logits = (q @ k.transpose(-1, -2) + relative) * depth ** -0.5
+            weights = logits.masked_fill(~self.causal[:n, :n], float("-inf")).softmax(-1)
+            return self.output((weights @ v).transpose(1, 2).reshape(b, n, args.width))
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attention_norm = nn.LayerNorm(args.width, eps=1e-6)
+            self.attention = RelativeSelfAttention()
+            self.feed_forward_norm = nn.LayerNorm(args.width, eps=1e-6)
+            self.feed_forward = nn.Sequential(nn.Linear(args.width, args.ff), nn.ReLU(), nn.Linear(args.ff, args.width))
+
+        def forward(self, x):
+            x = x + self.attention(self.attention_norm(x))
+            return x + self.feed_forward(self.feed_forward_norm(x))
+
+    class TorchMusicTransformer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(VOCAB, args.width)
+            self.blocks = nn.Sequential(*[Block() for _ in range(args.layers)])
+            self.final_norm = nn.LayerNorm(args.width, eps=1e-6)
+            self.logits = nn.Linear(args.width, VOCAB)
+
+        def forward(self, tokens):
+            return self.logits(self.final_norm(self.blocks(self.embedding(tokens))))
+
+    windows = make_windows(args.batch * args.num_batches, args.seq_len, args.seed)
+    inputs = torch.from_numpy(windows[:, :-1].astype(np.int64))
+    targets = torch.from_numpy(windows[:, 1:].astype(np.int64))
+    batches = [(inputs[i: i + args.batch], targets[i: i + args.batch]) for i in range(0, len(windows), args.batch)]
+    model = TorchMusicTransformer()
+    model.train()
+    loss_fn = nn.CrossEntropyLoss(ignore_index=0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    step = 0
+
+    def train_steps(n):
+        nonlocal step
+        loss = None
+        for _ in range(n):
+            x, y = batches[step % len(batches)]
+            step += 1
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x).reshape(-1, VOCAB), y.reshape(-1))
+            loss.backward()
+            optimizer.step()
+        return float(loss)
+
+    start = time.perf_counter()
+    train_steps(args.warmup)
+    warmup_s = time.perf_counter() - start
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        loss = train_steps(args.steps)
+        times.append(time.perf_counter() - start)
+    return {"framework": f"torch {torch.__version__}",
+            "threads": f"torch threads={torch.get_num_threads()}, interop={torch.get_num_interop_threads()}",
+            "times": times, "loss": loss, "warmup_s": warmup_s,
+            "parameters": sum(p.numel() for p in model.parameters())}
+
+
+# -------------------------------------------------------------------------------------- TensorFlow
+
+
+def run_tf(args, name: str) -> dict:
+    spec = VARIANTS[name]
+    sys.path.insert(0, str(REPO))
+    import keras
+    import tensorflow as tf
+
+    from zoo.data.dataset import window_dataset
+    from zoo.encodings import EventEncoding
+    from zoo.models import get_model_type
+    from zoo.train import build_compiled, configure_threads
+
+    if spec.get("threads"):
+        configure_threads(*spec["threads"])
+    keras.utils.set_random_seed(args.seed)
+    keras.mixed_precision.set_global_policy(spec.get("precision", "float32"))
+    config = model_config(args)
+    if "jit" in spec:
+        config["jit_compile"] = spec["jit"]
+    model = build_compiled(get_model_type("transformer"), config, EventEncoding())
+    windows = make_windows(args.batch * args.num_batches, args.seq_len, args.seed)
+    dataset = window_dataset(windows, args.batch, shuffle=False).repeat()
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times, self.logs = [], {}
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.start)
+            self.logs = logs or {}
+
+    start = time.perf_counter()
+    model.fit(dataset, epochs=1, steps_per_epoch=args.warmup, verbose=0)
+    warmup_s = time.perf_counter() - start
+    timer = EpochTimer()
+    model.fit(dataset, epochs=args.repeats, steps_per_epoch=args.steps, verbose=0, callbacks=[timer])
+    return {"framework": f"tensorflow {tf.__version__} / keras {keras.__version__}",
+            "threads": (f"intra_op={tf.config.threading.get_intra_op_parallelism_threads()}, "
+                        f"inter_op={tf.config.threading.get_inter_op_parallelism_threads()} (0 = TF's default)"),
+            "times": timer.times, "warmup_s": warmup_s, "loss": float(timer.logs.get("loss", float("nan"))),
+            "parameters": model.count_params()}
+
+
+# ------------------------------------------------------------------------------------------ driver
+
+
+def measure(name: str, args) -> dict:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    cmd = [sys.executable, __file__, "--child", name, "--steps", str(args.steps), "--repeats", str(args.repeats),
+           "--warmup", str(args.warmup), "--batch", str(args.batch), "--seq-len", str(args.seq_len),
+           "--num-batches", str(args.num_batches), "--seed", str(args.seed), "--layers", str(args.layers),
+           "--width", str(args.width), "--heads", str(args.heads), "--ff", str(args.ff)]
+    if args.torch_threads:
+        cmd += ["--torch-threads", str(args.torch_threads)]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+        return {"name": name, "error": f"exit {proc.returncode}: {tail}", "wall_s": wall}
+    result = json.loads(lines[-1][len("RESULT "):])
+    result["rates"] = [args.batch * args.steps / t for t in result["times"]]
+    result["samples_per_s"] = statistics.median(result["rates"])
+    result["name"], result["wall_s"] = name, wall
+    return result
+
+
+def describe(result: dict) -> str:
+    if "error" in result:
+        return f"{result['name']}: FAILED ({result['error']})"
+    rates = ", ".join(f"{r:.1f}" for r in result["rates"])
+    return (f"{result['name']}: {result['samples_per_s']:.2f} samples/s median of [{rates}] "
+            f"(warm-up {result['warmup_s']:.1f}s, process {result['wall_s']:.0f}s; {result['framework']}; "
+            f"{result['threads']}; {result['parameters']} parameters; last loss {result['loss']:.3f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variant", action="append", default=None,
+                        help=f"TensorFlow variant(s), repeatable or comma-separated, or 'all'; default: {','.join(DEFAULT_SET)}")
+    parser.add_argument("--steps", type=int, default=10, help="timed training steps per repeat")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats; the median is reported")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed warm-up steps (after tracing)")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--seq-len", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--width", type=int, default=256)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--ff", type=int, default=1024)
+    parser.add_argument("--num-batches", type=int, default=8, help="distinct batches cycled through")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads for PyTorch (default: torch's, one per core)")
+    parser.add_argument("--list", action="store_true", help="list the variants and exit")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        result = run_torch(args) if args.child == "torch" else run_tf(args, args.child)
+        print("RESULT " + json.dumps(result), flush=True)
+        return
+    if args.list:
+        for name, spec in VARIANTS.items():
+            print(f"{name:16s} {spec['help']}{'  [in default set]' if name in DEFAULT_SET else ''}")
+        return
+    names = [n.strip() for item in (args.variant or [",".join(DEFAULT_SET)]) for n in item.split(",") if n.strip()]
+    names = list(VARIANTS) if "all" in names else names
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(unknown)} (see --list)")
+
+    print(f"transformer training throughput: {args.layers} layers, width {args.width}, {args.heads} heads, "
+          f"ff {args.ff}, vocab {VOCAB}, seq_len {args.seq_len}, batch {args.batch}; {args.steps} steps x "
+          f"{args.repeats} repeats after {args.warmup} warm-up steps; os.cpu_count()={os.cpu_count()}", flush=True)
+    torch_runs = [measure("torch", args)]
+    print(describe(torch_runs[0]), flush=True)
+    results = []
+    for name in names:
+        results.append(measure(name, args))
+        print(describe(results[-1]), flush=True)
+    torch_runs.append(measure("torch", args))
+    print(describe(torch_runs[1]), flush=True)
+
+    torch_rates = [r for run in torch_runs if "error" not in run for r in run["rates"]]
+    if not torch_rates:
+        print("PyTorch failed; no ratios (pip install -r bench/requirements.txt)")
+        sys.exit(1)
+    torch_rate = statistics.median(torch_rates)
+    print()
+    print(f"{'variant':16s} {'samples/s':>10s} {'ours/PyTorch':>13s}")
+    print(f"{'pytorch':16s} {torch_rate:10.2f} {1.0:13.2f}")
+    for result in results:
+        if "error" in result:
+            print(f"{result['name']:16s} {'failed':>10s} {'-':>13s}")
+        else:
+            print(f"{result['name']:16s} {result['samples_per_s']:10.2f} {result['samples_per_s'] / torch_rate:13.2f}")
+    spread = [run["samples_per_s"] for run in torch_runs if "error" not in run]
+    print(f"(PyTorch before/after ours: {' / '.join(f'{s:.2f}' for s in spread)} samples/s; one sample = one "
+          f"window of {args.seq_len} tokens)")
+
+
+if __name__ == "__main__":
+    main()
