@@ -87,3 +87,33 @@ def test_versions_of_one_piece_in_several_folders_share_a_split():
     for i in range(20):
         assert split_of[f"tune{i}.mid"] == split_of[f"melody/tune{i}.mid"] == split_of[f"chords/tune{i}.mid"]
     assert {len(v) for v in splits.values()} == {36, 12}
+
+
+MULTI_TUNE_ABC = """X: 1
+T:First
+M:4/4
+L:1/4
+K:C
+"C"c d e f|"G"g a b c'|
+
+X: 7
+T:Second
+M:4/4
+L:1/4
+K:G
+"G"G A B c|"D"d e f g|
+"""
+
+
+def test_each_tune_of_a_multi_tune_abc_file_is_a_piece(tmp_path):
+    from zoo.data.prepare import piece_key, read_scores
+
+    path = tmp_path / "tunes.abc"
+    path.write_text(MULTI_TUNE_ABC)
+    scores, skipped = read_scores([str(path)], progress=False)
+    assert skipped == []
+    assert [source for source, _ in scores] == [f"{path}#1", f"{path}#7"]
+    assert [score.num_notes for _, score in scores] == [8, 8]
+    assert [len(score.chords) for _, score in scores] == [2, 2]
+    # Tune N of name.abc is piece nameN: Nottingham's MIDI copy of that tune shares its split.
+    assert piece_key(f"{path}#7") == piece_key(str(tmp_path / "midi" / "tunes7.mid")) == "tunes7"

@@ -22,7 +22,7 @@ from zoo.data.safe_pickle import dump_pickle
 from zoo.encodings import Encoding, get_encoding_class
 from zoo.encodings.base import piece_length
 from zoo.errors import DataError, ZooError
-from zoo.music.io import SCORE_SUFFIXES, load_score
+from zoo.music.io import SCORE_SUFFIXES, load_tunes
 from zoo.music.score import Score
 
 DATA_FORMAT = "zoo-encoded/1"
@@ -62,18 +62,24 @@ def _music21_corpus_files(folder: str) -> list[str]:
     return files
 
 
-def _read(path: str) -> tuple[str, Score | None, str]:
+def _read(path: str) -> list[tuple[str, Score | None, str]]:
+    """(source, score or None, reason) for every piece of a file; a multi-tune ABC file's sources
+    are `path#N` with N its tunes' `X:` numbers."""
     try:
-        score = load_score(path)
+        scores = load_tunes(path)
     except ZooError as error:
-        return path, None, str(error)
-    if score.num_notes == 0:
-        return path, None, "no notes"
-    return path, score, ""
+        return [(path, None, str(error))]
+    results = []
+    for score in scores:
+        source = f"{path}#{score.metadata['tune']}" if "tune" in score.metadata else path
+        results.append((source, score, "") if score.num_notes else (source, None, "no notes"))
+    return results
 
 
 def read_scores(files: Sequence[str], workers: int = 1, progress: bool = True):
-    """Reads every file; returns ([(path, Score)], [(path, reason)]) keeping the input order."""
+    """Reads every file; returns ([(source, Score)], [(source, reason)]) keeping the input order.
+
+    A source is the file's path, or `path#N` for tune N of a multi-tune ABC file."""
     # disable=None: no bar when stderr is not a terminal (logs, pipes); leave=False: erased when done,
     # so an error after reading is still the only line left on stderr.
     bar = tqdm(total=len(files), desc="reading", unit="file", disable=None if progress else True, leave=False,
@@ -82,11 +88,11 @@ def read_scores(files: Sequence[str], workers: int = 1, progress: bool = True):
     if workers > 1 and len(files) > 8:
         with ProcessPoolExecutor(workers) as pool:
             for result in pool.map(_read, files, chunksize=8):
-                results.append(result)
+                results.extend(result)
                 bar.update()
     else:
         for path in files:
-            results.append(_read(path))
+            results.extend(_read(path))
             bar.update()
     bar.close()
     scores = [(path, score) for path, score, _ in results if score is not None]
@@ -111,10 +117,12 @@ def split_indices(count: int, valid_fraction: float, test_fraction: float, seed:
     }
 
 
-def piece_key(path: str) -> str:
+def piece_key(source: str) -> str:
     """Files with the same name in different folders are one piece (e.g. Nottingham's full, melody/
-    and chords/ versions of a tune), so they always land in the same split."""
-    return Path(path).stem.lower()
+    and chords/ versions of a tune), so they always land in the same split. Tune N of a multi-tune
+    file `name.abc` is piece `nameN`, which is how Nottingham names its MIDI copy of that tune."""
+    path, _, tune = source.partition("#")
+    return Path(path).stem.lower() + tune
 
 
 def split_by_piece(paths: Sequence[str], valid_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:

@@ -50,6 +50,16 @@ def load_score(path: str | os.PathLike) -> Score:
     return read_music21(path)
 
 
+def load_tunes(path: str | os.PathLike) -> list[Score]:
+    """Every piece in a file: one `Score`, or one per tune of a multi-tune ABC file (each with
+    metadata["tune"], its `X:` number). Raises ScoreReadError like `load_score`."""
+    if Path(path).suffix.lower() in MUSIC21_SUFFIXES and Path(path).is_file():
+        from zoo.music.music21_io import read_music21_tunes
+
+        return read_music21_tunes(path)
+    return [load_score(path)]
+
+
 def save_score(score: Score, path: str | os.PathLike) -> None:
     """Writes `score` as MIDI (.mid, .midi) or MusicXML (.xml, .musicxml), chosen by suffix.
 

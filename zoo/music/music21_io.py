@@ -23,7 +23,7 @@ DEFAULT_VELOCITY = 80
 def read_music21(path: str | os.PathLike) -> Score:
     """Reads a MusicXML, compressed MusicXML, ABC or Humdrum file into a `Score` (480 ticks/quarter).
 
-    An ABC file holding several tunes gives its first tune.
+    An ABC file holding several tunes gives its first tune (`read_music21_tunes` gives them all).
 
     Args:
         path: str or PathLike.
@@ -35,6 +35,16 @@ def read_music21(path: str | os.PathLike) -> Score:
     Raises:
         ScoreReadError: missing file, or a file music21 cannot parse.
     """
+    return read_music21_tunes(path)[0]
+
+
+def read_music21_tunes(path: str | os.PathLike) -> list[Score]:
+    """Every tune of a music21-readable file: one `Score` for most files, one per tune of a
+    multi-tune ABC file (Nottingham's), in file order, each with its `X:` number as metadata["tune"].
+
+    Raises:
+        ScoreReadError: missing file, a file music21 cannot parse, or one with no tune.
+    """
     from music21 import converter, stream
 
     if not Path(path).is_file():
@@ -44,15 +54,23 @@ def read_music21(path: str | os.PathLike) -> Score:
         if isinstance(parsed, stream.Opus):
             if not parsed.scores:
                 raise ValueError("the file holds no tune")
-            parsed = parsed.scores[0]
-        score = score_from_music21(parsed)
+            tunes = list(parsed.scores)
+        else:
+            tunes = [parsed]
+        scores = []
+        for index, tune in enumerate(tunes, 1):
+            score = score_from_music21(tune)
+            score.metadata["source"] = str(path)
+            if len(tunes) > 1:
+                number = getattr(tune.metadata, "number", None) if tune.metadata is not None else None
+                score.metadata["tune"] = str(number or index)
+            scores.append(score)
     except ScoreReadError:
         raise
     except Exception as error:  # music21 raises many exception types on malformed input
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ScoreReadError(f"cannot read {path}: {reason}") from error
-    score.metadata["source"] = str(path)
-    return score
+    return scores
 
 
 def score_from_music21(music) -> Score:
