@@ -101,14 +101,18 @@ def _training_parser() -> _Parser:
                    help="mirrored: tf.distribute.MirroredStrategy over the visible GPUs")
     z.add_argument("--jit_compile", choices=["auto", "true", "false"], default="auto",
                    help="XLA compilation of the training step")
-    z.add_argument("--intra_op_threads", type=int, default=None,
-                   help="threads inside one CPU op (default: TensorFlow's; 1 is fastest on 2 cores)")
-    z.add_argument("--inter_op_threads", type=int, default=None,
-                   help="CPU ops run at once (default: TensorFlow's)")
+    _add_thread_flags(z)
     z.add_argument("--sample_every", type=int, default=1, help="write a sample every N epochs (0: never)")
     z.add_argument("--sample_length", type=int, default=256, help="length of each training sample in the model type's unit (events; bars for gan)")
     z.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1, help="Keras progress output")
     return parser
+
+
+def _add_thread_flags(parser) -> None:
+    parser.add_argument("--intra_op_threads", type=int, default=None,
+                        help="threads inside one CPU op (default: TensorFlow's; 1 is fastest on 2 cores)")
+    parser.add_argument("--inter_op_threads", type=int, default=None,
+                        help="CPU ops run at once (default: TensorFlow's)")
 
 
 def _model_flags(model_type) -> _Parser:
@@ -183,6 +187,7 @@ def _generate_parser() -> _Parser:
     parser.add_argument("--seed", type=int, default=0, help="same seed, same output")
     parser.add_argument("--checkpoint", choices=["best", "last", "final"], default="best",
                         help="best: lowest validation loss (default); last: latest epoch; final: model.keras")
+    _add_thread_flags(parser)
     return parser
 
 
@@ -217,6 +222,9 @@ def parse_generate_args(argv: Sequence[str] | None = None) -> dict:
 def generate_main(argv: Sequence[str] | None = None) -> None:
     args = parse_generate_args(argv)
     from zoo.generate import generate
+    from zoo.train import configure_threads
+
+    configure_threads(args["intra_op_threads"], args["inter_op_threads"])
 
     generate(args)
 

@@ -24,9 +24,15 @@ def filter_logits(logits: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor, t
     Temperature 0 means greedy: only the most likely token keeps a finite logit.
     """
     logits = tf.cast(logits, tf.float32)
-    vocab = tf.shape(logits)[-1]
     greedy = temperature <= 0.0
     logits = logits / tf.where(greedy, 1.0, temperature)
+    # Plain sampling needs no sort: skip it, it is a large part of a small model's step.
+    filtered = greedy | (top_k > 0) | (top_p < 1.0)
+    return tf.cond(filtered, lambda: _top_k_top_p(logits, greedy, top_k, top_p), lambda: logits)
+
+
+def _top_k_top_p(logits: tf.Tensor, greedy: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor) -> tf.Tensor:
+    vocab = tf.shape(logits)[-1]
     k = tf.where(greedy, 1, tf.where(top_k > 0, tf.minimum(top_k, vocab), vocab))
     # One sort serves both filters: masking below the k-th value keeps the descending order.
     sorted_logits = tf.sort(logits, axis=-1, direction="DESCENDING")
