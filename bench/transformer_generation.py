@@ -36,7 +36,7 @@ MEASUREMENTS = {
     "cache": "zoo transformer generator as generate.py runs it: key/value cache (on CPU: graph ops, no XLA)",
     "cache_xla": "the same with its step XLA-compiled (the default on GPU)",
     "cache_threads_1_2": "cache with TensorFlow's CPU pools at intra_op=1, inter_op=2 (training.py's "
-                         "--intra_op_threads 1 --inter_op_threads 2; generate.py has no such flags yet)",
+                         "--intra_op_threads 1 --inter_op_threads 2, as generate.py takes them too)",
     "recompute": "same loop, each step re-runs the whole model on the prefix (no cache)",
     "gpt2": "Hugging Face transformers GPT2LMHeadModel.generate(use_cache=True, do_sample=True)",
     "gpt2_loop": "the same GPT-2, a hand-written loop: forward(past_key_values) + torch.multinomial (no generate overhead)",
