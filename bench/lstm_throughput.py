@@ -17,15 +17,13 @@ repeats), ratio ours / PyTorch. Nothing is asserted about the timings.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from harness import (REPO, describe, emit, fit_timed, measure, print_ratio_table, random_windows, select_variants,
+                     tf_threads)
+
 VOCAB = 390  # the event encoding's vocab_size
 MODEL_CONFIG = {
     "lstm_size": 256,
@@ -69,13 +67,6 @@ VARIANTS: dict[str, dict] = {
 DEFAULT_SET = ["default", "xla", "unroll", "spe10", "onednn_off", "bf16", "threads_2_1", "threads_1_2", "threads_1_2_spe10"]
 
 
-def make_windows(num_windows: int, seq_len: int, seed: int):
-    """Random token windows [num_windows, seq_len + 1] in 1..VOCAB-1 (no PAD), int32."""
-    import numpy as np
-
-    return np.random.default_rng(seed).integers(1, VOCAB, size=(num_windows, seq_len + 1), dtype=np.int32)
-
-
 # ----------------------------------------------------------------------------------------- PyTorch
 
 
@@ -98,7 +89,7 @@ def run_torch(args) -> dict:
             x, _ = self.lstm(self.embedding(tokens))
             return self.logits(self.hidden(x))
 
-    windows = make_windows(args.batch * args.num_batches, args.seq_len, args.seed)
+    windows = random_windows(args.batch * args.num_batches, args.seq_len, VOCAB, args.seed)
     inputs = torch.from_numpy(windows[:, :-1].astype(np.int64))
     targets = torch.from_numpy(windows[:, 1:].astype(np.int64))
     batches = [
@@ -184,88 +175,37 @@ def run_tf(args, name: str) -> dict:
     else:
         model = build_compiled(model_type, config, EventEncoding())
 
-    windows = make_windows(args.batch * args.num_batches, args.seq_len, args.seed)
+    windows = random_windows(args.batch * args.num_batches, args.seq_len, VOCAB, args.seed)
     dataset = window_dataset(windows, args.batch, shuffle=False).repeat()
 
     spe = spec.get("spe", 1)
     steps = max(spe, args.steps // spe * spe)
     warmup = max(spe, -(-args.warmup // spe) * spe)
 
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.times, self.logs = [], {}
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self.start)
-            self.logs = logs or {}
-
-    # Warm-up: traces (and XLA-compiles) the train function and runs a few steps; not timed.
-    start = time.perf_counter()
-    model.fit(dataset, epochs=1, steps_per_epoch=warmup, verbose=0)
-    warmup_s = time.perf_counter() - start
-    timer = EpochTimer()
-    model.fit(dataset, epochs=args.repeats, steps_per_epoch=steps, verbose=0, callbacks=[timer])
+    timed = fit_timed(model, dataset, warmup, steps, args.repeats)
     return {
         "framework": f"tensorflow {tf.__version__} / keras {keras.__version__}",
-        "threads": (
-            f"intra_op={tf.config.threading.get_intra_op_parallelism_threads()}, "
-            f"inter_op={tf.config.threading.get_inter_op_parallelism_threads()} (0 = TF's default)"
-        ),
-        "times": timer.times,
+        "threads": tf_threads(),
+        "times": timed["times"],
         "steps": steps,
-        "warmup_s": warmup_s,
-        "loss": float(timer.logs.get("loss", float("nan"))),
+        "warmup_s": timed["warmup_s"],
+        "loss": float(timed["logs"].get("loss", float("nan"))),
     }
 
 
 # ------------------------------------------------------------------------------------------ driver
 
 
-def child_main(args) -> None:
-    result = run_torch(args) if args.child == "torch" else run_tf(args, args.child)
-    result.setdefault("steps", args.steps)
-    print("RESULT " + json.dumps(result), flush=True)
-
-
-def measure(name: str, args) -> dict:
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if name != "torch":
-        env.update(VARIANTS[name].get("env", {}))
-    cmd = [
-        sys.executable, __file__, "--child", name, "--steps", str(args.steps), "--repeats", str(args.repeats),
-        "--warmup", str(args.warmup), "--batch", str(args.batch), "--seq-len", str(args.seq_len),
-        "--num-batches", str(args.num_batches), "--seed", str(args.seed),
-    ]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
-        return {"name": name, "error": f"exit {proc.returncode}: {tail}", "wall_s": wall}
-    result = json.loads(lines[-1][len("RESULT "):])
-    samples = args.batch * result["steps"]
-    result["rates"] = [samples / t for t in result["times"]]
-    result["samples_per_s"] = statistics.median(result["rates"])
-    result["name"], result["wall_s"] = name, wall
+def run(name: str, args) -> dict:
+    """One measurement in its own process; a variant's environment is set before TensorFlow starts."""
+    argv = ["--steps", str(args.steps), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
+            "--batch", str(args.batch), "--seq-len", str(args.seq_len), "--num-batches", str(args.num_batches),
+            "--seed", str(args.seed)]
+    env = {} if name == "torch" else VARIANTS[name].get("env", {})
+    result = measure(__file__, name, argv, lambda r: args.batch * r["steps"], env)
+    print(describe(result, "samples/s", f"{result.get('steps')} steps, last loss {result.get('loss', float('nan')):.3f}"),
+          flush=True)
     return result
-
-
-def describe(result: dict) -> str:
-    if "error" in result:
-        return f"{result['name']}: FAILED ({result['error']})"
-    rates = ", ".join(f"{r:.0f}" for r in result["rates"])
-    extra = f", warm-up {result['warmup_s']:.1f}s" if "warmup_s" in result else ""
-    return (
-        f"{result['name']}: {result['samples_per_s']:.1f} samples/s median of [{rates}] "
-        f"({result['steps']} steps x {len(result['rates'])}{extra}, process {result['wall_s']:.0f}s; "
-        f"{result['framework']}; {result['threads']}; last loss {result['loss']:.3f})"
-    )
 
 
 def main() -> None:
@@ -285,49 +225,24 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.child:
-        child_main(args)
+        result = run_torch(args) if args.child == "torch" else run_tf(args, args.child)
+        result.setdefault("steps", args.steps)
+        emit(result)
         return
     if args.list:
         for name, spec in VARIANTS.items():
             print(f"{name:18s} {spec['help']}{'  [in default set]' if name in DEFAULT_SET else ''}")
         return
-    names = []
-    for item in args.variant or [",".join(DEFAULT_SET)]:
-        names += [n.strip() for n in item.split(",") if n.strip()]
-    if "all" in names:
-        names = list(VARIANTS)
-    unknown = [n for n in names if n not in VARIANTS]
-    if unknown:
-        parser.error(f"unknown variant(s) {', '.join(unknown)} (see --list)")
+    names = select_variants(args.variant, VARIANTS, DEFAULT_SET, parser.error)
 
     print(f"lstm throughput: batch {args.batch}, seq_len {args.seq_len}, vocab {VOCAB}, 3x LSTM 256, "
           f"2x Dense 256 relu, embedding 128; {args.steps} steps x {args.repeats} repeats after "
           f"{args.warmup} warm-up steps; os.cpu_count()={os.cpu_count()}", flush=True)
     # PyTorch is measured before and after the TensorFlow variants; the ratio uses the median of both.
-    torch_runs = [measure("torch", args)]
-    print(describe(torch_runs[0]), flush=True)
-    results = []
-    for name in names:
-        results.append(measure(name, args))
-        print(describe(results[-1]), flush=True)
-    torch_runs.append(measure("torch", args))
-    print(describe(torch_runs[1]), flush=True)
-
-    torch_rates = [r for run in torch_runs if "error" not in run for r in run["rates"]]
-    if not torch_rates:
-        print("PyTorch failed; no ratios (pip install -r bench/requirements.txt)")
-        sys.exit(1)
-    torch_rate = statistics.median(torch_rates)
-    print()
-    print(f"{'variant':18s} {'samples/s':>10s} {'ours/PyTorch':>13s}")
-    print(f"{'pytorch':18s} {torch_rate:10.1f} {1.0:13.2f}")
-    for result in results:
-        if "error" in result:
-            print(f"{result['name']:18s} {'failed':>10s} {'-':>13s}")
-        else:
-            print(f"{result['name']:18s} {result['samples_per_s']:10.1f} {result['samples_per_s'] / torch_rate:13.2f}")
-    spread = [run["samples_per_s"] for run in torch_runs if "error" not in run]
-    print(f"(PyTorch before/after the TensorFlow variants: {' / '.join(f'{s:.1f}' for s in spread)} samples/s)")
+    torch_runs = [run("torch", args)]
+    results = [run(name, args) for name in names]
+    torch_runs.append(run("torch", args))
+    print_ratio_table(torch_runs, results, "samples/s")
 
 
 if __name__ == "__main__":

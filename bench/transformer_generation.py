@@ -22,15 +22,13 @@ Prints one line per measurement, then a table of tokens/s and the two ratios. No
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from harness import REPO, describe, emit, measure
+
 VOCAB = 390  # the event encoding's vocab_size
 MEASUREMENTS = {
     "cache": "zoo transformer generator as generate.py runs it: key/value cache (on CPU: graph ops, no XLA)",
@@ -156,34 +154,13 @@ def run_gpt2(args, hand_loop: bool = False) -> dict:
 # ------------------------------------------------------------------------------------------ driver
 
 
-def measure(name: str, args) -> dict:
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    cmd = [sys.executable, __file__, "--child", name] + [
-        f"--{key.replace('_', '-')}={value}" for key, value in vars(args).items()
-        if key not in ("child", "skip_recompute") and value is not None
-    ]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
-        return {"name": name, "error": f"exit {proc.returncode}: {tail}", "wall_s": wall}
-    result = json.loads(lines[-1][len("RESULT "):])
-    result["rates"] = [result["tokens"] / t for t in result["times"]]
-    result["tokens_per_s"] = statistics.median(result["rates"])
-    result["name"], result["wall_s"] = name, wall
+def run(name: str, args) -> dict:
+    """One measurement in its own process (every flag passed on), with its progress line."""
+    argv = [f"--{key.replace('_', '-')}={value}" for key, value in vars(args).items()
+            if key not in ("child", "skip_recompute") and value is not None]
+    result = measure(__file__, name, argv, lambda r: r["tokens"])
+    print(describe(result, "tokens/s", f"{result.get('tokens')} tokens each"), flush=True)
     return result
-
-
-def describe(result: dict) -> str:
-    if "error" in result:
-        return f"{result['name']}: FAILED ({result['error']})"
-    rates = ", ".join(f"{r:.1f}" for r in result["rates"])
-    return (f"{result['name']}: {result['tokens_per_s']:.1f} tokens/s median of [{rates}] "
-            f"({result['tokens']} tokens each, warm-up {result['warmup_s']:.1f}s, process {result['wall_s']:.0f}s; "
-            f"{result['framework']})")
 
 
 def main() -> None:
@@ -209,7 +186,7 @@ def main() -> None:
             result = run_gpt2(args, hand_loop=args.child == "gpt2_loop")
         else:
             result = run_tf(args, args.child)
-        print("RESULT " + json.dumps(result), flush=True)
+        emit(result)
         return
 
     print(f"transformer generation: {args.layers} layers, width {args.width}, {args.heads} heads, ff {args.ff}, "
@@ -218,10 +195,7 @@ def main() -> None:
     for name, text in MEASUREMENTS.items():
         print(f"  {name}: {text}")
     names = ["gpt2", "gpt2_loop", "cache", "cache_xla", "cache_threads_1_2"] + ([] if args.skip_recompute else ["recompute"]) + ["gpt2"]
-    results = []
-    for name in names:
-        results.append(measure(name, args))
-        print(describe(results[-1]), flush=True)
+    results = [run(name, args) for name in names]
 
     ok = {r["name"]: r for r in results if "error" not in r}
     gpt2_rates = [rate for r in results if r["name"] == "gpt2" and "error" not in r for rate in r["rates"]]
@@ -231,20 +205,20 @@ def main() -> None:
         print(f"{'gpt2':14s} {statistics.median(gpt2_rates):9.1f}   (median of both GPT-2 runs)")
     for name in ("gpt2_loop", "cache", "cache_xla", "cache_threads_1_2", "recompute"):
         if name in ok:
-            print(f"{name:14s} {ok[name]['tokens_per_s']:9.1f}")
+            print(f"{name:14s} {ok[name]['rate']:9.1f}")
     if "cache" in ok and "recompute" in ok:
-        print(f"cache / recompute (target >= 10): {ok['cache']['tokens_per_s'] / ok['recompute']['tokens_per_s']:.1f}x"
+        print(f"cache / recompute (target >= 10): {ok['cache']['rate'] / ok['recompute']['rate']:.1f}x"
               f"  (XLA-compiled step: "
-              f"{ok.get('cache_xla', {}).get('tokens_per_s', float('nan')) / ok['recompute']['tokens_per_s']:.1f}x)")
+              f"{ok.get('cache_xla', {}).get('rate', float('nan')) / ok['recompute']['rate']:.1f}x)")
     if "cache" in ok and gpt2_rates:
-        print(f"ours / GPT-2 generate (target >= 1.0): {ok['cache']['tokens_per_s'] / statistics.median(gpt2_rates):.2f}x")
+        print(f"ours / GPT-2 generate (target >= 1.0): {ok['cache']['rate'] / statistics.median(gpt2_rates):.2f}x")
     if "cache" in ok and "gpt2_loop" in ok:
-        print(f"ours / GPT-2 hand loop: {ok['cache']['tokens_per_s'] / ok['gpt2_loop']['tokens_per_s']:.2f}x")
+        print(f"ours / GPT-2 hand loop: {ok['cache']['rate'] / ok['gpt2_loop']['rate']:.2f}x")
     if "cache_threads_1_2" in ok and gpt2_rates:
-        threads = ok["cache_threads_1_2"]["tokens_per_s"]
+        threads = ok["cache_threads_1_2"]["rate"]
         print(f"ours with intra_op=1, inter_op=2 / GPT-2 generate: {threads / statistics.median(gpt2_rates):.2f}x"
-              + (f", / GPT-2 hand loop: {threads / ok['gpt2_loop']['tokens_per_s']:.2f}x" if "gpt2_loop" in ok else ""))
-    spread = [r["tokens_per_s"] for r in results if r["name"] == "gpt2" and "error" not in r]
+              + (f", / GPT-2 hand loop: {threads / ok['gpt2_loop']['rate']:.2f}x" if "gpt2_loop" in ok else ""))
+    spread = [r["rate"] for r in results if r["name"] == "gpt2" and "error" not in r]
     print(f"(GPT-2 before/after ours: {' / '.join(f'{s:.1f}' for s in spread)} tokens/s)")
 
 

@@ -19,15 +19,13 @@ The TensorFlow side is the zoo's own path: `zoo.train.build_compiled` and `model
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from harness import (REPO, describe, emit, fit_timed, measure, print_ratio_table, random_windows, select_variants,
+                     tf_threads)
+
 VOCAB = 390  # the event encoding's vocab_size
 
 VARIANTS: dict[str, dict] = {
@@ -46,13 +44,6 @@ def model_config(args) -> dict:
                 transformer_hidden_dense_activation="relu", transformer_num_layers=args.layers,
                 max_seq_len=args.seq_len, seq_len=args.seq_len, optimizer="adam", learning_rate=1e-3,
                 loss_function="sparse_categorical_crossentropy")
-
-
-def make_windows(num_windows: int, seq_len: int, seed: int):
-    """Random token windows [num_windows, seq_len + 1] in 1..VOCAB-1 (no PAD), int32."""
-    import numpy as np
-
-    return np.random.default_rng(seed).integers(1, VOCAB, size=(num_windows, seq_len + 1), dtype=np.int32)
 
 
 # ----------------------------------------------------------------------------------------- PyTorch
@@ -109,7 +100,7 @@ def run_torch(args) -> dict:
         def forward(self, tokens):
             return self.logits(self.final_norm(self.blocks(self.embedding(tokens))))
 
-    windows = make_windows(args.batch * args.num_batches, args.seq_len, args.seed)
+    windows = random_windows(args.batch * args.num_batches, args.seq_len, VOCAB, args.seed)
     inputs = torch.from_numpy(windows[:, :-1].astype(np.int64))
     targets = torch.from_numpy(windows[:, 1:].astype(np.int64))
     batches = [(inputs[i: i + args.batch], targets[i: i + args.batch]) for i in range(0, len(windows), args.batch)]
@@ -167,66 +158,30 @@ def run_tf(args, name: str) -> dict:
     if "jit" in spec:
         config["jit_compile"] = spec["jit"]
     model = build_compiled(get_model_type("transformer"), config, EventEncoding())
-    windows = make_windows(args.batch * args.num_batches, args.seq_len, args.seed)
+    windows = random_windows(args.batch * args.num_batches, args.seq_len, VOCAB, args.seed)
     dataset = window_dataset(windows, args.batch, shuffle=False).repeat()
 
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.times, self.logs = [], {}
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self.start)
-            self.logs = logs or {}
-
-    start = time.perf_counter()
-    model.fit(dataset, epochs=1, steps_per_epoch=args.warmup, verbose=0)
-    warmup_s = time.perf_counter() - start
-    timer = EpochTimer()
-    model.fit(dataset, epochs=args.repeats, steps_per_epoch=args.steps, verbose=0, callbacks=[timer])
-    return {"framework": f"tensorflow {tf.__version__} / keras {keras.__version__}",
-            "threads": (f"intra_op={tf.config.threading.get_intra_op_parallelism_threads()}, "
-                        f"inter_op={tf.config.threading.get_inter_op_parallelism_threads()} (0 = TF's default)"),
-            "times": timer.times, "warmup_s": warmup_s, "loss": float(timer.logs.get("loss", float("nan"))),
-            "parameters": model.count_params()}
+    timed = fit_timed(model, dataset, args.warmup, args.steps, args.repeats)
+    return {"framework": f"tensorflow {tf.__version__} / keras {keras.__version__}", "threads": tf_threads(),
+            "times": timed["times"], "warmup_s": timed["warmup_s"],
+            "loss": float(timed["logs"].get("loss", float("nan"))), "parameters": model.count_params()}
 
 
 # ------------------------------------------------------------------------------------------ driver
 
 
-def measure(name: str, args) -> dict:
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    cmd = [sys.executable, __file__, "--child", name, "--steps", str(args.steps), "--repeats", str(args.repeats),
-           "--warmup", str(args.warmup), "--batch", str(args.batch), "--seq-len", str(args.seq_len),
-           "--num-batches", str(args.num_batches), "--seed", str(args.seed), "--layers", str(args.layers),
-           "--width", str(args.width), "--heads", str(args.heads), "--ff", str(args.ff)]
+def run(name: str, args) -> dict:
+    """One measurement in its own process, with its progress line."""
+    argv = ["--steps", str(args.steps), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
+            "--batch", str(args.batch), "--seq-len", str(args.seq_len), "--num-batches", str(args.num_batches),
+            "--seed", str(args.seed), "--layers", str(args.layers), "--width", str(args.width),
+            "--heads", str(args.heads), "--ff", str(args.ff)]
     if args.torch_threads:
-        cmd += ["--torch-threads", str(args.torch_threads)]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
-        return {"name": name, "error": f"exit {proc.returncode}: {tail}", "wall_s": wall}
-    result = json.loads(lines[-1][len("RESULT "):])
-    result["rates"] = [args.batch * args.steps / t for t in result["times"]]
-    result["samples_per_s"] = statistics.median(result["rates"])
-    result["name"], result["wall_s"] = name, wall
+        argv += ["--torch-threads", str(args.torch_threads)]
+    result = measure(__file__, name, argv, lambda r: args.batch * args.steps)
+    print(describe(result, "samples/s", f"{result.get('parameters')} parameters, "
+                                        f"last loss {result.get('loss', float('nan')):.3f}"), flush=True)
     return result
-
-
-def describe(result: dict) -> str:
-    if "error" in result:
-        return f"{result['name']}: FAILED ({result['error']})"
-    rates = ", ".join(f"{r:.1f}" for r in result["rates"])
-    return (f"{result['name']}: {result['samples_per_s']:.2f} samples/s median of [{rates}] "
-            f"(warm-up {result['warmup_s']:.1f}s, process {result['wall_s']:.0f}s; {result['framework']}; "
-            f"{result['threads']}; {result['parameters']} parameters; last loss {result['loss']:.3f})")
 
 
 def main() -> None:
@@ -251,47 +206,22 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.child:
-        result = run_torch(args) if args.child == "torch" else run_tf(args, args.child)
-        print("RESULT " + json.dumps(result), flush=True)
+        emit(run_torch(args) if args.child == "torch" else run_tf(args, args.child))
         return
     if args.list:
         for name, spec in VARIANTS.items():
             print(f"{name:16s} {spec['help']}{'  [in default set]' if name in DEFAULT_SET else ''}")
         return
-    names = [n.strip() for item in (args.variant or [",".join(DEFAULT_SET)]) for n in item.split(",") if n.strip()]
-    names = list(VARIANTS) if "all" in names else names
-    unknown = [n for n in names if n not in VARIANTS]
-    if unknown:
-        parser.error(f"unknown variant(s) {', '.join(unknown)} (see --list)")
+    names = select_variants(args.variant, VARIANTS, DEFAULT_SET, parser.error)
 
     print(f"transformer training throughput: {args.layers} layers, width {args.width}, {args.heads} heads, "
           f"ff {args.ff}, vocab {VOCAB}, seq_len {args.seq_len}, batch {args.batch}; {args.steps} steps x "
           f"{args.repeats} repeats after {args.warmup} warm-up steps; os.cpu_count()={os.cpu_count()}", flush=True)
-    torch_runs = [measure("torch", args)]
-    print(describe(torch_runs[0]), flush=True)
-    results = []
-    for name in names:
-        results.append(measure(name, args))
-        print(describe(results[-1]), flush=True)
-    torch_runs.append(measure("torch", args))
-    print(describe(torch_runs[1]), flush=True)
-
-    torch_rates = [r for run in torch_runs if "error" not in run for r in run["rates"]]
-    if not torch_rates:
-        print("PyTorch failed; no ratios (pip install -r bench/requirements.txt)")
-        sys.exit(1)
-    torch_rate = statistics.median(torch_rates)
-    print()
-    print(f"{'variant':16s} {'samples/s':>10s} {'ours/PyTorch':>13s}")
-    print(f"{'pytorch':16s} {torch_rate:10.2f} {1.0:13.2f}")
-    for result in results:
-        if "error" in result:
-            print(f"{result['name']:16s} {'failed':>10s} {'-':>13s}")
-        else:
-            print(f"{result['name']:16s} {result['samples_per_s']:10.2f} {result['samples_per_s'] / torch_rate:13.2f}")
-    spread = [run["samples_per_s"] for run in torch_runs if "error" not in run]
-    print(f"(PyTorch before/after ours: {' / '.join(f'{s:.2f}' for s in spread)} samples/s; one sample = one "
-          f"window of {args.seq_len} tokens)")
+    torch_runs = [run("torch", args)]
+    results = [run(name, args) for name in names]
+    torch_runs.append(run("torch", args))
+    print_ratio_table(torch_runs, results, "samples/s")
+    print(f"(one sample = one window of {args.seq_len} tokens)")
 
 
 if __name__ == "__main__":
