@@ -37,21 +37,57 @@ class NaNGuard(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+# What a resumed run must get back of the stateful callbacks: their patience counters and best values.
+# Keras's own callbacks reset these in on_train_begin; a callback of the zoo lists its own in
+# `resume_attributes`.
+_KERAS_RESUME_ATTRIBUTES = {
+    keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
+    keras.callbacks.EarlyStopping: ("wait", "best", "best_epoch"),
+}
+
+
+def resume_attributes(callback: keras.callbacks.Callback) -> tuple[str, ...]:
+    """The attributes of `callback` that the resume backup keeps (none for a stateless callback)."""
+    own = getattr(callback, "resume_attributes", None)
+    if own is not None:
+        return tuple(own)
+    for kind, attributes in _KERAS_RESUME_ATTRIBUTES.items():
+        if isinstance(callback, kind):
+            return attributes
+    return ()
+
+
 class Checkpointer(keras.callbacks.Callback):
     """Every epoch: `last.keras`, `best.keras` when val_loss improves, and the resume backup.
 
     All files are written atomically, and nothing is written for an epoch whose loss is not
     finite, so the last good checkpoint survives a diverging run. The backup is
     `epoch-NNNN.weights.h5` (weights plus optimizer state) and then `state.json`
-    ({"epoch", "best_val_loss", "weights"}), which names it: state.json is the commit point, so a
-    kill between the two writes resumes from the previous, complete epoch.
+    ({"epoch", "best_val_loss", "weights", "callbacks"}), which names it: state.json is the commit
+    point, so a kill between the two writes resumes from the previous, complete epoch.
+
+    `stateful` are the callbacks whose counters survive a resume (see `resume_attributes`): this
+    callback must come after them in the list, so it saves their state after their epoch-end update
+    and restores `restored` (the backup's "callbacks") after their own on_train_begin reset.
     """
 
-    def __init__(self, checkpoints: Path, backup: Path, best_val_loss: float = math.inf):
+    def __init__(self, checkpoints: Path, backup: Path, best_val_loss: float = math.inf,
+                 stateful: list[keras.callbacks.Callback] = (), restored: dict | None = None):
         super().__init__()
         self.checkpoints = Path(checkpoints)
         self.backup = Path(backup)
         self.best_val_loss = best_val_loss
+        self.stateful = {f"{i}-{type(cb).__name__}": cb for i, cb in enumerate(stateful) if resume_attributes(cb)}
+        self.restored = restored or {}
+
+    def on_train_begin(self, logs=None):
+        for key, callback in self.stateful.items():
+            for attribute, value in self.restored.get(key, {}).items():
+                setattr(callback, attribute, value)
+
+    def callback_states(self) -> dict:
+        return {key: {attribute: _plain(getattr(callback, attribute)) for attribute in resume_attributes(callback)}
+                for key, callback in self.stateful.items()}
 
     def on_epoch_end(self, epoch, logs=None):
         if not _finite(logs):
@@ -62,11 +98,18 @@ class Checkpointer(keras.callbacks.Callback):
             save_model(self.model, self.checkpoints / "best.keras")
         weights = f"epoch-{epoch + 1:04d}.weights.h5"
         save_weights(self.model, self.backup / weights)
-        write_json({"epoch": epoch + 1, "best_val_loss": self.best_val_loss, "weights": weights},
-                   self.backup / "state.json")
+        write_json({"epoch": epoch + 1, "best_val_loss": self.best_val_loss, "weights": weights,
+                    "callbacks": self.callback_states()}, self.backup / "state.json")
         for old in self.backup.glob("epoch-*.weights.h5"):
             if old.name != weights:
                 old.unlink()
+
+
+def _plain(value):
+    """A callback attribute as JSON: numpy and tensor scalars become Python numbers."""
+    if hasattr(value, "numpy"):
+        value = value.numpy()
+    return value.item() if hasattr(value, "item") else value
 
 
 def read_backup_state(backup: Path) -> dict | None:

@@ -124,15 +124,18 @@ def train(args: dict[str, Any]) -> RunFolder:
             print(f"resuming '{run.name}' from its backup after epoch {initial_epoch}", file=sys.stderr)
 
     nan_guard = NaNGuard()
-    callbacks = ([nan_guard] if args["check_nan"] else []) + [
-        Checkpointer(run.checkpoints, run.backup, best_val_loss),
+    # The type's callbacks come first: what they add to the epoch's logs (e.g. the learning rate)
+    # reaches TensorBoard and the CSV log, and the Checkpointer saves their state after their update.
+    type_callbacks = model_type.callbacks(args, run)
+    callbacks = ([nan_guard] if args["check_nan"] else []) + type_callbacks + [
+        Checkpointer(run.checkpoints, run.backup, best_val_loss, stateful=type_callbacks,
+                     restored=(backup_state or {}).get("callbacks")),
         keras.callbacks.TensorBoard(log_dir=str(run.log_dir), write_graph=False),
         keras.callbacks.CSVLogger(str(run.path / "training_log.csv"), append=initial_epoch > 0),
         SampleWriter(
             lambda m, seed: model_type.sample_scores(m, args, encoding, 1, seed, args["sample_length"])[0],
             run.samples, run.log_dir, every=args["sample_every"], seed=args["seed"],
         ),
-        *model_type.callbacks(args, run),
     ]
     print(
         f"training '{run.name}': {model_type.name} on {len(data.train.pieces)} pieces "

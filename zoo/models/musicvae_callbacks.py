@@ -19,6 +19,8 @@ class RelativeReduceLROnPlateau(keras.callbacks.Callback):
     Keras's own callback uses an absolute min_delta, hence this one.
     """
 
+    resume_attributes = ("best", "bad_epochs")  # kept in the resume backup (zoo.callbacks.Checkpointer)
+
     def __init__(self, factor: float, patience: int, threshold: float = 1e-4, monitor: str = "val_loss"):
         super().__init__()
         self.factor = factor
