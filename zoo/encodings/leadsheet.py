@@ -220,6 +220,25 @@ def expert_features(kind: str, target: np.ndarray, root: np.ndarray, chord: np.n
     chord 37, rhythm 26). `target` is in the expert's own range (cot: 48..83); `offset` moves the
     interval expert's start position.
     """
+    context, current, pos = expert_parts(kind, target, root, chord, offset, low, high)
+    last = np.concatenate([initial_encoded_form(kind, low), current[:-1]])
+    return np.concatenate([context, last], axis=1), pos
+
+
+def initial_encoded_form(kind: str, low: int = LOW) -> np.ndarray:
+    """[1, ENCODING_WIDTH[kind]] float32: the `last_output` before step 0, a rest."""
+    if kind == "cot":
+        return cot_vectors(np.zeros(1, np.int32), low)
+    return np.eye(ENCODING_WIDTH[kind], dtype=np.float32)[:1]
+
+
+def expert_parts(kind: str, target: np.ndarray, root: np.ndarray, chord: np.ndarray, offset: int = 0,
+                 low: int = LOW, high: int = HIGH) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(context [T, 9 (+ 2) + 12], current note [T, ENCODING_WIDTH[kind]], position [T] int32) of one expert.
+
+    context = beat [+ position] + chord shift; `current` is the expert's encoding of the note at each
+    step itself (the compressing autoencoder's `cur_input`; shifted by one step it is `last_output`).
+    """
     num_steps = len(target)
     root = np.asarray(root, dtype=np.int32)
     if kind == "abs":
@@ -235,15 +254,14 @@ def expert_features(kind: str, target: np.ndarray, root: np.ndarray, chord: np.n
     else:
         raise ValueError(f"unknown expert '{kind}'")
     if kind == "cot":
-        vectors = cot_vectors(target, low)
-        last = np.concatenate([cot_vectors(np.zeros(1, np.int32), low), vectors[:-1]])
+        current = cot_vectors(target, low)
     else:
-        last = previous(encoded, ENCODING_WIDTH[kind])
+        current = np.eye(ENCODING_WIDTH[kind], dtype=np.float32)[np.asarray(encoded)]
     parts = [beat(num_steps)]
     if USES_POSITION[kind]:
         parts.append(position(pos, low, high))
-    parts += [chord_shift(pos, root, chord), last]
-    return np.concatenate(parts, axis=1), pos.astype(np.int32)
+    parts.append(chord_shift(pos, root, chord))
+    return np.concatenate(parts, axis=1), current, np.asarray(pos).astype(np.int32)
 
 
 # ---------------------------------------------------------------- numpy reference of the decoders (spec §3, §4.2)
@@ -332,10 +350,13 @@ class LeadSheetEncoding(Encoding):
         return Score()
 
     def batch(self, windows: list[dict[str, np.ndarray]], offsets: np.ndarray,
-              experts: tuple[str, ...] | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+              experts: tuple[str, ...] | None = None, with_current: bool = False
+              ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Model inputs {"<expert>_features" [B, T, F], "<expert>_pos" [B, T]} and targets [B, T] of some windows.
 
         `offsets` [B]: the interval expert's random start offsets (spec: U{-12..12}, redrawn every batch).
+        `with_current`: also "<expert>_current" [B, T, ENCODING_WIDTH], each step's own note (the
+        autoencoder's encoder input).
         """
         experts = experts or self.experts
         inputs: dict[str, list] = {}
@@ -344,10 +365,13 @@ class LeadSheetEncoding(Encoding):
             target = targets(piece["pitch"], piece["onset"], self.low, self.high)
             all_targets.append(target)
             for kind in experts:
-                features, pos = expert_features(kind, target, piece["root"], piece["chord"], int(offset),
-                                                self.low, self.high)
-                inputs.setdefault(f"{kind}_features", []).append(features)
+                context, current, pos = expert_parts(kind, target, piece["root"], piece["chord"], int(offset),
+                                                     self.low, self.high)
+                last = np.concatenate([initial_encoded_form(kind, self.low), current[:-1]])
+                inputs.setdefault(f"{kind}_features", []).append(np.concatenate([context, last], axis=1))
                 inputs.setdefault(f"{kind}_pos", []).append(pos)
+                if with_current:
+                    inputs.setdefault(f"{kind}_current", []).append(current)
         return {k: np.stack(v) for k, v in inputs.items()}, np.stack(all_targets).astype(np.int32)
 
 

@@ -32,6 +32,61 @@ def _normal(stddev: float):
     return keras.initializers.RandomNormal(stddev=stddev)
 
 
+def make_stack(kind: str, units: int, depth: int, raw: int, per_note: int = 0, prefix: str = "") -> dict:
+    """The layers of one expert's LSTM stack, named `{prefix}{kind}_lstm{i}` etc. (the names the sampler,
+    the export and the saved files rely on): initial states, LSTMs, dropouts (one mask per sequence), the
+    output Dense(raw) and, with `per_note`, the position-shift layer. Apply them with `apply_stack`."""
+    name = f"{prefix}{kind}"
+    stack = {"initial": [], "lstm": [], "dropout": [], "shift": None, "units": units}
+    if per_note:
+        window = PER_NOTE_WINDOW[kind]
+        units = units + per_note * window
+        stack["units"] = units
+        stack["shift"] = PositionShift(name=f"{name}_shift")
+    for layer in range(1, depth + 1):
+        stack["initial"].append(LearnedInitialState(units, name=f"{name}_lstm{layer}_initialstate"))
+        init = {"kernel_initializer": _normal(1 / units), "recurrent_initializer": _normal(1 / units),
+                "bias_initializer": _normal(1 / units), "unit_forget_bias": False}
+        if per_note:
+            cell = PerNoteLSTMCell(units, per_note, window, "drop" if kind == "interval" else "roll", **init)
+            stack["lstm"].append(keras.layers.RNN(cell, return_sequences=True, name=f"{name}_lstm{layer}"))
+        else:
+            stack["lstm"].append(keras.layers.LSTM(units, return_sequences=True, name=f"{name}_lstm{layer}", **init))
+        stack["dropout"].append(keras.layers.Dropout(0.5, noise_shape=(None, 1, units), name=f"{name}_dropout{layer}"))
+    stack["full"] = keras.layers.Dense(raw, kernel_initializer=_normal(1 / raw), bias_initializer=_normal(1 / raw),
+                                       name=f"{name}_full")
+    return stack
+
+
+def apply_stack(stack: dict, x, pos=None, training=None):
+    """Runs a `make_stack` stack over features x [B, T, F] (pos [B, T]: the per-note shift) -> raw [B, T, raw]."""
+    features = x
+    shift = stack["shift"](pos) if stack["shift"] is not None else None
+    for initial, lstm, dropout in zip(stack["initial"], stack["lstm"], stack["dropout"]):
+        state = initial(features)
+        if shift is not None:
+            x = keras.ops.concatenate([x, shift], axis=-1)
+        x = dropout(lstm(x, initial_state=state, training=training), training=training)
+    return stack["full"](x)
+
+
+def make_decoder(kind: str, with_artic: bool = True, prefix: str = ""):
+    """The weightless layer mapping an expert's raw activations to its [rest, sustain, notes] distribution."""
+    name = f"{prefix}{kind}_decoder"
+    if kind == "interval":
+        return IntervalDecoder(with_artic=with_artic, name=name)
+    if kind == "chord":
+        return ChordDecoder(with_artic=with_artic, name=name)
+    if kind == "cot":
+        return CircleOfThirdsDecoder(high=ls.COT_HIGH, name=name)
+    return (AbsoluteDecoder if kind == "abs" else RhythmDecoder)(name=name)
+
+
+def decode_probs(decoder, kind: str, act, pos):
+    """An expert's distribution from its raw activations (the interval and chord decoders also take the position)."""
+    return decoder([act, pos]) if kind in ("interval", "chord") else decoder(act)
+
+
 def build_experts(experts: tuple[str, ...], sizes: list[int], depths: list[int], separate_rhythm: bool = False,
                   name: str = "lstmprovisor", per_note: int = 0) -> keras.Model:
     """The teacher-forced network: inputs {"<expert>_features", "interval_pos", "chord_pos"} -> probs [B, T, V].
@@ -47,35 +102,10 @@ def build_experts(experts: tuple[str, ...], sizes: list[int], depths: list[int],
         if kind in ("interval", "chord"):
             pos = keras.Input((None,), dtype="int32", name=f"{kind}_pos")
             inputs[f"{kind}_pos"] = pos
-        x = features
-        if per_note:
-            window = PER_NOTE_WINDOW[kind]
-            units = units + per_note * window
-            shift = PositionShift(name=f"{kind}_shift")(pos)
-        for layer in range(1, depth + 1):
-            initial = LearnedInitialState(units, name=f"{kind}_lstm{layer}_initialstate")(features)
-            init = {"kernel_initializer": _normal(1 / units), "recurrent_initializer": _normal(1 / units),
-                    "bias_initializer": _normal(1 / units), "unit_forget_bias": False}
-            if per_note:
-                cell = PerNoteLSTMCell(units, per_note, window, "drop" if kind == "interval" else "roll", **init)
-                x = keras.layers.Concatenate(name=f"{kind}_lstm{layer}_input")([x, shift])
-                x = keras.layers.RNN(cell, return_sequences=True, name=f"{kind}_lstm{layer}")(x, initial_state=initial)
-            else:
-                x = keras.layers.LSTM(units, return_sequences=True, name=f"{kind}_lstm{layer}", **init)(
-                    x, initial_state=initial)
-            x = keras.layers.Dropout(0.5, noise_shape=(None, 1, units), name=f"{kind}_dropout{layer}")(x)
         with_artic = not (separate_rhythm and kind in ("interval", "chord"))
         raw = RAW_WIDTH[kind] - (0 if with_artic else 2)
-        act = keras.layers.Dense(raw, kernel_initializer=_normal(1 / raw), bias_initializer=_normal(1 / raw),
-                                 name=f"{kind}_full")(x)
-        if kind in ("interval", "chord"):
-            decoder = (IntervalDecoder if kind == "interval" else ChordDecoder)(with_artic=with_artic,
-                                                                              name=f"{kind}_decoder")
-            probs.append(decoder([act, pos]))
-        elif kind == "cot":
-            probs.append(CircleOfThirdsDecoder(high=ls.COT_HIGH, name="cot_decoder")(act))
-        else:
-            probs.append((AbsoluteDecoder if kind == "abs" else RhythmDecoder)(name=f"{kind}_decoder")(act))
+        act = apply_stack(make_stack(kind, units, depth, raw, per_note), features, pos)
+        probs.append(decode_probs(make_decoder(kind, with_artic), kind, act, pos))
     output = probs[0] if len(probs) == 1 else ProductOfExperts(separate_rhythm, name="product")(probs)
     return keras.Model(inputs, output, name=name)
 
@@ -86,35 +116,45 @@ class LeadSheetGenerator(tf.Module):
     `generate(roots [B, T] int32, chords [B, T, 12] float32, start_pos [B] int32, seed [2] int32)`
     -> (chosen [B, T] int32, probs [B, T, V] float32, expert_probs [E, B, T, V] float32).
     Each expert re-encodes the sampled index for its next input (spec §3, §6.1); no dropout.
+
+    A decoder conditioned on per-step vectors (the compressing autoencoder: `feature_size` F, layers named
+    `{prefix}{kind}_...`) takes a fifth argument `features [B, T, F]`, fed to every expert between the
+    chord shift and `last_output`; `hide_output` leaves `last_output` out.
     """
 
-    def __init__(self, model: keras.Model, experts: tuple[str, ...], low: int = ls.LOW):
+    def __init__(self, model: keras.Model, experts: tuple[str, ...], low: int = ls.LOW, prefix: str = "",
+                 feature_size: int | None = None, hide_output: bool = False):
         super().__init__(name="leadsheet_generator")
         self.model = model
         self.experts = experts
         self.low = low
+        self.hide_output = hide_output
         self.layers = {}
         for kind in experts:
+            name = f"{prefix}{kind}"
             depth = 0
             while True:
                 try:
-                    model.get_layer(f"{kind}_lstm{depth + 1}")
+                    model.get_layer(f"{name}_lstm{depth + 1}")
                 except ValueError:
                     break
                 depth += 1
             self.layers[kind] = {
-                "cells": [model.get_layer(f"{kind}_lstm{i}").cell for i in range(1, depth + 1)],
-                "initial": [model.get_layer(f"{kind}_lstm{i}_initialstate") for i in range(1, depth + 1)],
-                "full": model.get_layer(f"{kind}_full"),
-                "decoder": model.get_layer(f"{kind}_decoder"),
+                "cells": [model.get_layer(f"{name}_lstm{i}").cell for i in range(1, depth + 1)],
+                "initial": [model.get_layer(f"{name}_lstm{i}_initialstate") for i in range(1, depth + 1)],
+                "full": model.get_layer(f"{name}_full"),
+                "decoder": model.get_layer(f"{name}_decoder"),
             }
-        self.product = model.get_layer("product") if len(experts) > 1 else None
-        self.generate = tf.function(self._generate, input_signature=[
+        self.product = model.get_layer(f"{prefix}product") if len(experts) > 1 else None
+        signature = [
             tf.TensorSpec([None, None], tf.int32, name="roots"),
             tf.TensorSpec([None, None, 12], tf.float32, name="chords"),
             tf.TensorSpec([None], tf.int32, name="start_pos"),
             tf.TensorSpec([2], tf.int32, name="seed"),
-        ])
+        ]
+        if feature_size is not None:
+            signature.append(tf.TensorSpec([None, None, feature_size], tf.float32, name="features"))
+        self.generate = tf.function(self._generate, input_signature=signature)
 
     def _encode(self, kind: str, index, pos, root):
         """The expert's encoded form of the sampled index (its next `last_output`)."""
@@ -133,7 +173,7 @@ class LeadSheetGenerator(tf.Module):
             tf.one_hot(3 + tf.math.floormod(midi, 12) % 4, 13) + tf.one_hot(7 + tf.math.floormod(midi, 12) % 3, 13)
             + tf.one_hot(10 + tf.clip_by_value((midi - self.low) // 12, 0, 2), 13))
 
-    def _features(self, kind: str, t, pos, root, chord, last):
+    def _features(self, kind: str, t, pos, root, chord, last, extra=None):
         batch = tf.shape(root)[0]
         beat = tf.cast(tf.equal(tf.math.floormod(t, tf.constant(ls.BEAT_PERIODS)), 0), tf.float32)
         parts = [tf.tile(beat[None, :], [batch, 1])]
@@ -142,10 +182,13 @@ class LeadSheetGenerator(tf.Module):
             parts.append(tf.maximum(0.0, 1.0 - tf.abs(tf.cast(pos, tf.float32)[:, None] - bounds) / (ls.HIGH - ls.LOW)))
         index = tf.math.floormod(tf.range(12)[None, :] + (pos - root)[:, None], 12)
         parts.append(tf.gather(chord, index, batch_dims=1))
-        parts.append(last)
+        if extra is not None:
+            parts.append(extra)
+        if not self.hide_output:
+            parts.append(last)
         return tf.concat(parts, axis=1)
 
-    def _generate(self, roots, chords, start_pos, seed):
+    def _generate(self, roots, chords, start_pos, seed, features=None):
         batch, steps = tf.shape(roots)[0], tf.shape(roots)[1]
         states, lasts, previous = [], [], []
         for kind in self.experts:
@@ -166,7 +209,7 @@ class LeadSheetGenerator(tf.Module):
             for e, kind in enumerate(self.experts):
                 pos = {"interval": interval_pos, "chord": root, "rhythm": root}.get(kind, tf.zeros_like(root))
                 positions.append(pos)
-                x = self._features(kind, t, pos, root, chord, lasts[e])
+                x = self._features(kind, t, pos, root, chord, lasts[e], None if features is None else features[:, t])
                 shift = tf.cast(pos - previous[e], tf.float32)[:, None]
                 for cell in self.layers[kind]["cells"]:
                     if isinstance(cell, PerNoteLSTMCell):

@@ -1,6 +1,7 @@
 """Model families. Importing this package registers every model type."""
 from zoo.models import lstm  # noqa: F401  (registers 'lstm')
 from zoo.models import lstmprovisor  # noqa: F401  (registers 'simple', 'poex')
+from zoo.models import compae  # noqa: F401  (registers 'compae')
 from zoo.models import musicvae  # noqa: F401  (registers 'musicvae')
 from zoo.models import transformer  # noqa: F401  (registers 'transformer')
 from zoo.models import crossmodal  # noqa: F401  (registers 'crossmodal')

@@ -251,14 +251,10 @@ class LeadSheetModelType(ModelType):
                     piece = train.pieces[group[rng.integers(len(group))]]
                     starts = segment_starts(len(piece["pitch"]), seg_len, seg_step)
                     windows.append(ls.window(piece, int(starts[rng.integers(len(starts))]), seg_len))
-                inputs, target = model_encoding.batch(windows, rng.integers(-12, 13, batch_size), experts)
+                inputs, target = cls._encode_batch(model_encoding, windows, rng.integers(-12, 13, batch_size), experts)
                 yield cls._model_inputs(inputs, experts), target
 
-        signature = ({**{f"{k}_features": tf.TensorSpec((None, seg_len, FEATURE_WIDTH[k]), tf.float32)
-                         for k in experts},
-                      **{f"{k}_pos": tf.TensorSpec((None, seg_len), tf.int32)
-                         for k in experts if k in ("interval", "chord")}},
-                     tf.TensorSpec((None, seg_len), tf.int32))
+        signature = (cls._input_signature(experts, seg_len), tf.TensorSpec((None, seg_len), tf.int32))
         train_ds = tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(2)
         valid_inputs, valid_target = cls.fixed_windows(valid, model_encoding, experts, seg_len)
         valid_ds = tf.data.Dataset.from_tensor_slices((valid_inputs, valid_target)).batch(batch_size)
@@ -279,9 +275,20 @@ class LeadSheetModelType(ModelType):
             groups[owner].append(i)
         return [g for g in groups if g]
 
-    @staticmethod
-    def _model_inputs(inputs: dict[str, np.ndarray], experts: tuple[str, ...]) -> dict[str, np.ndarray]:
-        keep = {f"{k}_features" for k in experts} | {f"{k}_pos" for k in experts if k in ("interval", "chord")}
+    @classmethod
+    def _input_signature(cls, experts: tuple[str, ...], seg_len: int | None) -> dict[str, tf.TensorSpec]:
+        """The model's input dict: features [B, T, F] per expert, positions [B, T] of the interval and chord experts."""
+        return {**{f"{k}_features": tf.TensorSpec((None, seg_len, FEATURE_WIDTH[k]), tf.float32) for k in experts},
+                **{f"{k}_pos": tf.TensorSpec((None, seg_len), tf.int32) for k in experts if k in ("interval", "chord")}}
+
+    @classmethod
+    def _encode_batch(cls, model_encoding, windows, offsets, experts):
+        """(inputs, target) of some windows; a type whose model needs more inputs asks the encoding for them here."""
+        return model_encoding.batch(windows, offsets, experts)
+
+    @classmethod
+    def _model_inputs(cls, inputs: dict[str, np.ndarray], experts: tuple[str, ...]) -> dict[str, np.ndarray]:
+        keep = set(cls._input_signature(experts, None))
         return {k: v for k, v in inputs.items() if k in keep}
 
     @classmethod
@@ -290,7 +297,7 @@ class LeadSheetModelType(ModelType):
         windows = [ls.window(piece, int(start), seg_len) for piece in split.pieces
                    for start in segment_starts(len(piece["pitch"]), seg_len, seg_len)]
         offsets = np.random.default_rng(0).integers(-12, 13, len(windows))
-        inputs, target = model_encoding.batch(windows, offsets, experts)
+        inputs, target = cls._encode_batch(model_encoding, windows, offsets, experts)
         return cls._model_inputs(inputs, experts), target
 
     # ------------------------------------------------------------ model
@@ -318,20 +325,28 @@ class LeadSheetModelType(ModelType):
         except ValueError as error:
             raise RunError(f"--resume {path}: its parameters do not fit this model ({str(error)[:160]})") from None
 
-    @classmethod
-    def compile(cls, model: keras.Model, config: dict[str, Any]) -> None:
-        if config["optimizer"] == "adam":  # the original's Adam: epsilon 1e-8 (Keras's default is 1e-7)
-            optimizer = keras.optimizers.Adam(learning_rate=config.get("learning_rate") or 2e-4, epsilon=1e-8)
-        else:
-            from zoo.optimizers import make_optimizer
+    @staticmethod
+    def make_optimizer(config: dict[str, Any]) -> keras.optimizers.Optimizer:
+        """-o: for adam the original's (epsilon 1e-8; Keras's default is 1e-7), lr 2e-4 unless --learning_rate."""
+        if config.get("optimizer", "adam") == "adam":
+            return keras.optimizers.Adam(learning_rate=config.get("learning_rate") or 2e-4, epsilon=1e-8)
+        from zoo.optimizers import make_optimizer
 
-            optimizer = make_optimizer(config["optimizer"], config.get("learning_rate"))
-        model.compile(optimizer=optimizer, loss=SummedNLL(),
-                      metrics=[keras.metrics.MeanMetricWrapper(nll_per_step, name="nll_per_step")],
-                      jit_compile=config.get("jit_compile", "auto"))
+        return make_optimizer(config["optimizer"], config.get("learning_rate"))
+
+    @staticmethod
+    def resume_step(model: keras.Model, config: dict[str, Any]) -> None:
+        """--resume TIMESTEP: Adam's step counter goes on from TIMESTEP."""
         if config.get("resume"):
             model.optimizer.build(model.trainable_variables)
             model.optimizer.iterations.assign(int(config["resume"][0]))
+
+    @classmethod
+    def compile(cls, model: keras.Model, config: dict[str, Any]) -> None:
+        model.compile(optimizer=cls.make_optimizer(config), loss=SummedNLL(),
+                      metrics=[keras.metrics.MeanMetricWrapper(nll_per_step, name="nll_per_step")],
+                      jit_compile=config.get("jit_compile", "auto"))
+        cls.resume_step(model, config)
 
     # ------------------------------------------------------------ generation
     @classmethod
@@ -386,7 +401,8 @@ class LeadSheetModelType(ModelType):
 
     @classmethod
     def _chunks(cls, args, config):
-        """(roots [B, T], chords [B, T, 12], real lengths, source lines) for the chosen chord source."""
+        """(grid, real lengths, source lines) for the chosen source: grid = {"root" [B, T], "chord" [B, T, 12]}
+        plus, where the source has a melody, {"pitch" [B, T], "onset" [B, T]} (the stored-piece layout)."""
         if args.get("generate_over"):
             source, width = args["generate_over"]
             from zoo.music.io import load_score
@@ -405,14 +421,13 @@ class LeadSheetModelType(ModelType):
                 raise UsageError(f"--generate_over DIV_WIDTH {width} ({step} steps) is longer than {source} "
                                  f"({total} steps = {total // ls.STEPS_PER_BAR} bars)")
             starts = list(range(0, total, step))
-            roots, chords, lengths = [], [], []
+            chunks, lengths = [], []
             for s in starts:
                 idx = np.minimum(np.arange(s, s + step), total - 1)  # the last chunk's extra steps are cut off
-                roots.append(grid["root"][idx])
-                chords.append(grid["chord"][idx])
+                chunks.append(ls.window({k: v[idx] for k, v in grid.items()}, 0, step))
                 lengths.append(min(step, total - s))
             lines = [f"{source}: starting at {s} = bar {s / ls.STEPS_PER_BAR:g}" for s in starts]
-            return np.stack(roots), np.stack(chords).astype(np.float32), lengths, lines
+            return _stack_grids(chunks), lengths, lines
         if args.get("generate"):
             data = cls.resolve_data({**config, "validation_split": config.get("validation_split")})
             seg_len = config["segment_len_steps"]
@@ -420,23 +435,35 @@ class LeadSheetModelType(ModelType):
             if not split.pieces:
                 raise DataError(f"the run's validation data has no piece of {seg_len} steps")
             rng = np.random.default_rng(args["seed"])
-            roots, chords, lines = [], [], []
+            chunks, lines = [], []
             for _ in range(args["num_outputs"]):
                 i = int(rng.integers(len(split.pieces)))
                 starts = segment_starts(len(split.pieces[i]["pitch"]), seg_len, config["segment_step_steps"])
                 s = int(starts[rng.integers(len(starts))])
-                roots.append(split.pieces[i]["root"][s:s + seg_len])
-                chords.append(split.pieces[i]["chord"][s:s + seg_len])
+                chunks.append(ls.window(split.pieces[i], s, seg_len))
                 source = split.sources[i] if split.sources else f"piece {i}"
                 lines.append(f"{source}: starting at {s} = bar {s / ls.STEPS_PER_BAR:g}")
-            return np.stack(roots), np.stack(chords).astype(np.float32), [seg_len] * len(roots), lines
+            return _stack_grids(chunks), [seg_len] * len(chunks), lines
         if args["bars"] < 1:
             raise UsageError(f"--bars must be at least 1 (got {args['bars']})")
-        grid = cls.chart_grid(DEFAULT_CHART, args["bars"])
+        grid = cls.default_grid(args["bars"])
         n = args["num_outputs"]
         lines = [f"{' | '.join(DEFAULT_CHART)} |: starting at 0 = bar 0"] * n
-        return (np.repeat(grid["root"][None], n, 0), np.repeat(grid["chord"][None], n, 0),
-                [len(grid["root"])] * n, lines)
+        return {k: np.repeat(v[None], n, 0) for k, v in grid.items()}, [len(grid["root"])] * n, lines
+
+    @classmethod
+    def default_grid(cls, bars: int) -> dict[str, np.ndarray]:
+        """What generation runs over without --generate/--generate_over: the ii-V-I chart of `bars` bars."""
+        return cls.chart_grid(DEFAULT_CHART, bars)
+
+    @classmethod
+    def _sample(cls, model, config, grid: dict[str, np.ndarray], seed: int):
+        """(chosen [B, T], probs [B, T, V], {file name: diagnostic array}) sampled over `grid`'s chords."""
+        chosen, probs, expert_probs = cls._run(model, config, grid["root"], grid["chord"], seed)
+        info = {}
+        if len(cls.experts(config)) > 1:
+            info = {f"generated_info_{i}.npy": expert_probs[i] for i in range(expert_probs.shape[0])}
+        return chosen, probs, info
 
     @classmethod
     def generate(cls, args, run, config, encoding, model) -> list[Path]:
@@ -447,8 +474,9 @@ class LeadSheetModelType(ModelType):
 
         if args.get("generate") and args.get("generate_over"):
             raise UsageError("--generate and --generate_over exclude each other")
-        roots, chords, lengths, lines = cls._chunks(args, config)
-        chosen, probs, expert_probs = cls._run(model, config, roots, chords, args["seed"])
+        grid, lengths, lines = cls._chunks(args, config)
+        chosen, probs, info = cls._sample(model, config, grid, args["seed"])
+        roots, chords = grid["root"], grid["chord"].astype(np.float32)
         out = Path(args["output_dir"])
         out.mkdir(parents=True, exist_ok=True)
         written = []
@@ -458,9 +486,7 @@ class LeadSheetModelType(ModelType):
             write_leadsheet(score, out / f"generated_{k}.ls")
             paths, _ = write_piece(score, out / f"generated_{k}")
             written += [out / f"generated_{k}.ls", *paths.values()]
-        arrays = {"generated_chosen.npy": chosen, "generated_probs.npy": probs}
-        if len(cls.experts(config)) > 1:
-            arrays.update({f"generated_info_{i}.npy": expert_probs[i] for i in range(expert_probs.shape[0])})
+        arrays = {"generated_chosen.npy": chosen, "generated_probs.npy": probs, **info}
         for name, array in arrays.items():
             with atomic_path(out / name) as tmp:
                 np.save(tmp, array)
@@ -556,37 +582,52 @@ class ProductOfExpertsModel(LeadSheetModelType):
         if config.get("per_note"):
             raise UsageError("a --per_note poex run cannot be exported as a connectome: Impro-Visor has no note "
                              "memory cells")
-        output = Path(output)
-        path = output if output.suffix == ".ctome" else output.with_suffix(".ctome")
-        tensors = connectome_tensors(model, cls.experts(config))
-        with atomic_path(path) as tmp:
-            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-                for key, array in tensors:
-                    archive.writestr(f"param_{key}.csv", _csv(array))
-                archive.writestr("config.txt", CONNECTOME_CONFIG[bool(config.get("separate_rhythm"))])
-        return path
+        return write_connectome(Path(output), connectome_tensors(model, cls.experts(config)),
+                                CONNECTOME_CONFIG[bool(config.get("separate_rhythm"))])
 
 
-def connectome_tensors(model: keras.Model, experts: tuple[str, ...]) -> list[tuple[str, np.ndarray]]:
+def write_connectome(output: Path, tensors: list[tuple[str, np.ndarray]], config_text: str) -> Path:
+    """Writes a `.ctome` zip (one param_<key>.csv per tensor, %.18e, plus config.txt) atomically; returns its path."""
+    path = output if output.suffix == ".ctome" else output.with_suffix(".ctome")
+    with atomic_path(path) as tmp:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+            for key, array in tensors:
+                archive.writestr(f"param_{key}.csv", _csv(array))
+            archive.writestr("config.txt", config_text)
+    return path
+
+
+def _stack_grids(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    grid = {k: np.stack([c[k] for c in chunks]) for k in chunks[0]}
+    grid["chord"] = grid["chord"].astype(np.float32)
+    return grid
+
+
+def connectome_tensors(model: keras.Model, experts: tuple[str, ...], layer_prefix: str = "",
+                       key_prefix: str = "") -> list[tuple[str, np.ndarray]]:
     """(key, array) in the original's parameter order: per expert, per LSTM layer the four gates' W (H, in+H)
-    and b; then the output layer's W (out, H) and b; then every layer's initial state [c0, h0]."""
+    and b; then the output layer's W (out, H) and b; then every layer's initial state [c0, h0].
+
+    Layers are named `{layer_prefix}{kind}_lstm{i}`...; keys `{key_prefix}{e}_lstm{i}_{gate}_w`... (compae:
+    "enc_"/"dec_")."""
     tensors = []
     for e, kind in enumerate(experts):
-        depth = sum(1 for layer in model.layers if layer.name.startswith(f"{kind}_lstm")
-                    and not layer.name.endswith("initialstate"))
+        name, e = f"{layer_prefix}{kind}", f"{key_prefix}{e}"
+        depth = sum(1 for layer in model.layers if layer.name.startswith(f"{name}_lstm")
+                    and not layer.name.endswith("initialstate") and layer.name[len(name) + 5:].isdigit())
         for layer in range(1, depth + 1):
-            kernel, recurrent, bias = (w.numpy() for w in model.get_layer(f"{kind}_lstm{layer}").cell.weights)
+            kernel, recurrent, bias = (w.numpy() for w in model.get_layer(f"{name}_lstm{layer}").cell.weights)
             units = recurrent.shape[0]
             for g, gate in enumerate(GATES):
                 cols = slice(g * units, (g + 1) * units)
                 tensors.append((f"{e}_lstm{layer}_{gate}_w", np.concatenate([kernel[:, cols].T, recurrent[:, cols].T], 1)))
                 tensors.append((f"{e}_lstm{layer}_{gate}_b", bias[cols]))
-        full = model.get_layer(f"{kind}_full")
+        full = model.get_layer(f"{name}_full")
         tensors.append((f"{e}_full_w", full.kernel.numpy().T))
         tensors.append((f"{e}_full_b", full.bias.numpy()))
         for layer in range(1, depth + 1):
             tensors.append((f"{e}_lstm{layer}_initialstate",
-                            model.get_layer(f"{kind}_lstm{layer}_initialstate").state.numpy()))
+                            model.get_layer(f"{name}_lstm{layer}_initialstate").state.numpy()))
     return tensors
 
 
