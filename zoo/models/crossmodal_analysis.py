@@ -1,8 +1,9 @@
 """`python -m zoo evaluate` for cross-modal runs: the `lt_analyze.py` metrics and the PCA baseline.
 
-On test-split mixtures (specs/crossmodal.md §8), from the posterior means (or `--n_samples`
-posterior samples for the symbolic side), for reconstruction (same modality) and transfer
-(signal -> symbol = transcription, symbol -> signal = synthesis):
+On test-split mixtures (specs/crossmodal.md §8), from the posterior means (or, for the symbolic
+side, the posterior predictive: label probabilities averaged over `--n_samples` posterior draws),
+for reconstruction (same modality) and transfer (signal -> symbol = transcription, symbol ->
+signal = synthesis):
 
     spectral_ll     Gaussian NLL of the normalised log magnitudes, summed over 410 bins, mean over frames (lower is better)
     isd             (1 / 2 pi) * sum_{bins} [e^x / e^mu - x + mu - 1], mean over frames
@@ -52,7 +53,8 @@ def add_analysis_arguments(parser) -> None:
     parser.add_argument("--generate_audio", type=int, default=0, help="write N test notes: original, reconstruction, "
                                                                       "synthesis from their labels")
     parser.add_argument("--n_samples", type=int, default=0,
-                        help="symbolic predictions from the mean of N posterior samples (0: the posterior mean)")
+                        help="symbolic predictions from the posterior predictive: label probabilities averaged over N "
+                             "posterior samples (0: decoded from the posterior mean)")
 
 
 def heads(config: dict[str, Any]) -> list[tuple[int, str, int]]:
@@ -112,16 +114,18 @@ def signal_metrics(x: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> dic
     return {"spectral_ll": float(nll.mean()), "isd": float(isd.mean())}
 
 
-def _symbol_logits(model, z_mean, z_var, n_samples: int, seed: int, layer: int = -1) -> np.ndarray:
-    """Decoded symbol logits from a posterior mean of latent layer `layer`, or log of the mean probability over
-    samples."""
+def symbol_log_probs(model, z_mean, z_var, config: dict[str, Any], n_samples: int, seed: int,
+                     layer: int = -1) -> list[np.ndarray]:
+    """Per head log-probabilities decoded from latent layer `layer`: from the posterior mean, or (n_samples > 0)
+    the posterior predictive log E_q[p(label | z)], the probabilities averaged over n_samples posterior draws."""
     if n_samples <= 0:
-        return keras.ops.convert_to_numpy(model.decode_symbol(z_mean, layer=layer))
+        return head_log_probs(keras.ops.convert_to_numpy(model.decode_symbol(z_mean, layer=layer)), config)
     rng = np.random.default_rng(seed)
-    logits = [keras.ops.convert_to_numpy(model.decode_symbol(
-        (z_mean + np.sqrt(z_var) * rng.standard_normal(z_mean.shape)).astype(np.float32), layer=layer))
+    draws = [head_log_probs(keras.ops.convert_to_numpy(model.decode_symbol(
+        (z_mean + np.sqrt(z_var) * rng.standard_normal(z_mean.shape)).astype(np.float32), layer=layer)), config)
         for _ in range(n_samples)]
-    return np.mean(logits, axis=0)
+    # Mean of probabilities, not of logits: averaging logits is a geometric mean, not the predictive.
+    return [np.logaddexp.reduce(np.stack(head), axis=0) - np.log(n_samples) for head in zip(*draws)]
 
 
 def model_metrics(model, x, y, classes, config, n_samples: int, seed: int):
@@ -141,8 +145,8 @@ def model_metrics(model, x, y, classes, config, n_samples: int, seed: int):
         mean, variance = (keras.ops.convert_to_numpy(t) for t in model.decode_signal(z_signal_side, layer=layer))
         for key, value in signal_metrics(x, mean, variance).items():
             numbers[f"{direction}_{key}"] = value
-        logits = _symbol_logits(model, z_symbol_side, v_symbol_side, n_samples, seed, layer)
-        summary, confusions[direction] = symbolic_metrics(head_log_probs(logits, config), truth, config)
+        log_probs = symbol_log_probs(model, z_symbol_side, v_symbol_side, config, n_samples, seed, layer)
+        summary, confusions[direction] = symbolic_metrics(log_probs, truth, config)
         numbers.update({f"{direction}_{key}": value for key, value in summary.items()})
     return numbers, confusions, (z_sig, z_sym)
 
