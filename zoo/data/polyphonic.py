@@ -1,0 +1,86 @@
+"""The polyphonic piano-roll benchmarks of Boulanger-Lewandowski et al. (2012) as JSON files.
+
+Format: `{"train": [...], "valid": [...], "test": [...]}`; a split is a list of sequences, a sequence a
+list of frames, a frame the list of MIDI pitches sounding (21..108). Read into 88-key uint8 piano-rolls
+[T, 88] (column j = MIDI 21 + j), keeping the file's own splits (the literature's protocol), and
+written as zoo data pickles (`pianoroll` encoding, 21..108) so the shared evaluation can read them.
+A copy of JSB Chorales ships with the package (`BUNDLED_JSB`, see benchmarks/README.md).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from zoo.data.prepare import DATA_FORMAT
+from zoo.data.safe_pickle import dump_pickle
+from zoo.errors import DataError
+
+LOWEST_PITCH, NUM_KEYS = 21, 88
+SPLITS = ("train", "valid", "test")
+BUNDLED_JSB = Path(__file__).resolve().parent / "benchmarks" / "JSB_Chorales.json"
+
+
+def encoding_config(frames_per_beat: int = 1) -> dict:
+    """The `pianoroll` encoding config of an 88-key roll with `frames_per_beat` frames a quarter note."""
+    from zoo.encodings.pianoroll import PianorollEncoding
+
+    return PianorollEncoding(lowest_pitch=LOWEST_PITCH, num_pitches=NUM_KEYS, steps_per_beat=frames_per_beat,
+                             beats_per_bar=4, bars_per_sample=1).to_config()
+
+
+def _sequence_roll(sequence, where: str) -> np.ndarray:
+    if not isinstance(sequence, list):
+        raise DataError(f"{where} is not a list of frames")
+    roll = np.zeros((len(sequence), NUM_KEYS), np.uint8)
+    for t, frame in enumerate(sequence):
+        if not isinstance(frame, list) or not all(isinstance(p, (int, float)) and float(p).is_integer()
+                                                  for p in frame):
+            raise DataError(f"{where}, frame {t}: a frame must be a list of integer MIDI pitches (got {frame!r:.60})")
+        pitches = np.asarray(frame, np.int64)
+        bad = pitches[(pitches < LOWEST_PITCH) | (pitches >= LOWEST_PITCH + NUM_KEYS)]
+        if bad.size:
+            raise DataError(f"{where}, frame {t}: pitch {int(bad[0])} is outside the 88 keys "
+                            f"{LOWEST_PITCH}..{LOWEST_PITCH + NUM_KEYS - 1}")
+        roll[t, pitches - LOWEST_PITCH] = 1
+    return roll
+
+
+def read_polyphonic_json(path: str | os.PathLike) -> dict[str, list[np.ndarray]]:
+    """{"train", "valid", "test"} -> lists of uint8 [T, 88] rolls (empty sequences dropped).
+
+    Raises DataError for a missing or unreadable file, a missing split, or pitches outside 21..108.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(f"no polyphonic data file at {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"{path} is not a readable JSON file ({error})") from None
+    if not isinstance(data, dict) or any(split not in data for split in SPLITS):
+        raise DataError(f"{path} must be a JSON object with the lists 'train', 'valid' and 'test'")
+    splits = {}
+    for split in SPLITS:
+        if not isinstance(data[split], list):
+            raise DataError(f"{path}: '{split}' must be a list of sequences")
+        rolls = [_sequence_roll(seq, f"{path} {split} sequence {i}") for i, seq in enumerate(data[split])]
+        splits[split] = [roll for roll in rolls if len(roll)]
+        if not splits[split]:
+            raise DataError(f"{path}: the '{split}' split holds no frames")
+    return splits
+
+
+def write_split_pickles(splits: dict[str, list[np.ndarray]], folder: str | os.PathLike, source: str,
+                        config: dict) -> dict[str, Path]:
+    """Writes `folder`/{train,valid,test}.pkl (zoo data format) and returns their paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for split, rolls in splits.items():
+        paths[split] = folder / f"{split}.pkl"
+        sources = [f"{source}#{split}/{i}" for i in range(len(rolls))]
+        dump_pickle({"format": DATA_FORMAT, "encoding": config, "pieces": rolls, "sources": sources}, paths[split])
+    return paths
