@@ -14,6 +14,7 @@ from zoo.encodings.leadsheet import LEADSHEET_ENCODINGS  # noqa: F401  (register
 from zoo.encodings.numeric import NumericEncoding
 from zoo.encodings.pianoroll import PianorollEncoding  # noqa: F401  (registers 'pianoroll')
 from zoo.encodings.notes import NotesEncoding  # noqa: F401  (registers 'notes')
+from zoo.encodings.multitrack import MultitrackEncoding  # noqa: F401  (registers 'multitrack')
 
 __all__ = [
     "EOS_ID",

@@ -6,6 +6,7 @@ from zoo.models import musicvae  # noqa: F401  (registers 'musicvae')
 from zoo.models import transformer  # noqa: F401  (registers 'transformer')
 from zoo.models import crossmodal  # noqa: F401  (registers 'crossmodal')
 from zoo.models import gan  # noqa: F401  (registers 'gan')
+from zoo.models import multinn  # noqa: F401  (registers 'multinn')
 from zoo.models import rnn_piano  # noqa: F401  (registers 'rnn_nade', 'rnn_rbm')
 from zoo.models.registry import ModelType, get_model_type, model_type_names, register_model_type
 
