@@ -8,6 +8,11 @@ each conductor embedding at the start of its subsequence, the previous subsequen
 prediction being the next one's first fed-back token (symusic's `HierarchicalSeqDecoder`).
 The context (z, or the conductor embedding) enters the bottom LSTM's input and output layer
 with its gradient, as in Magenta (symusic detaches it: specs/musicvae.md §9).
+
+The conductor's forget gates start with bias +1 (Magenta's LSTMBlockCell forget_bias=1.0): with
+PyTorch's init (forget gate ~0.5) the conductor, fed a constant input, loses its z-given initial
+state geometrically, ~0.6x per subsequence; at init the 16th output of a 16-step conductor varied
+~1/1000 as much with z as the first, so the late bars hardly reached z and were not trained to (issue 6).
 """
 from __future__ import annotations
 
@@ -58,11 +63,13 @@ class MelodyDecoder(keras.layers.Layer):
         embed_size, hidden_size, n_layers: int. The bottom decoder's token embedding and LSTMs.
         n_subsequences: int = 1. 1: flat decoder; U > 1: hierarchical with a conductor of U steps.
         conductor_hidden, conductor_layers, c_size: int. The conductor's LSTMs and embedding size (hier only).
+        conductor_forget_bias: float = 1.0. Added to the conductor's initial forget-gate biases (only the
+            initial weights change; 0 is PyTorch's/symusic's init).
     """
 
     def __init__(self, num_classes: int, seq_len: int, z_size: int, decoder: str, embed_size: int,
                  hidden_size: int, n_layers: int, n_subsequences: int = 1, conductor_hidden: int = 0,
-                 conductor_layers: int = 0, c_size: int = 0, **kwargs):
+                 conductor_layers: int = 0, c_size: int = 0, conductor_forget_bias: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         if seq_len % n_subsequences:
             raise ValueError(f"{n_subsequences} subsequences do not divide {seq_len} steps")
@@ -77,6 +84,7 @@ class MelodyDecoder(keras.layers.Layer):
         self.conductor_hidden = conductor_hidden
         self.conductor_layers = conductor_layers
         self.c_size = c_size
+        self.conductor_forget_bias = conductor_forget_bias
 
     @property
     def hierarchical(self) -> bool:
@@ -91,21 +99,27 @@ class MelodyDecoder(keras.layers.Layer):
         return (self.add_weight(name=f"{name}_kernel", shape=(fan_in, units), initializer=init),
                 self.add_weight(name=f"{name}_bias", shape=(units,), initializer=init))
 
-    def _lstm(self, name, input_size, units, layers):
+    def _lstm(self, name, input_size, units, layers, forget_bias=0.0):
+        """Stacked LSTM weights, PyTorch's uniform init; `forget_bias` is added to the forget gates' initial bias."""
         init = torch_uniform(units)
         kernels, recurrent, biases = [], [], []
         for layer in range(layers):
             size = input_size if layer == 0 else units
             kernels.append(self.add_weight(name=f"{name}{layer}_kernel", shape=(size, 4 * units), initializer=init))
             recurrent.append(self.add_weight(name=f"{name}{layer}_recurrent", shape=(units, 4 * units), initializer=init))
-            biases.append(self.add_weight(name=f"{name}{layer}_bias", shape=(4 * units,), initializer=init))
+            bias = self.add_weight(name=f"{name}{layer}_bias", shape=(4 * units,), initializer=init)
+            if forget_bias:
+                offset = tf.concat([tf.zeros([units]), tf.fill([units], float(forget_bias)), tf.zeros([2 * units])], 0)
+                bias.assign(bias + tf.cast(offset, bias.dtype))
+            biases.append(bias)
         return kernels, recurrent, biases
 
     def build(self, input_shape=None):
         ctx = self.context_size
         if self.hierarchical:
             self.cond_init = self._dense("conductor_state", self.z_size, 2 * self.conductor_layers * self.conductor_hidden)
-            self.cond_lstm = self._lstm("conductor_lstm", 1, self.conductor_hidden, self.conductor_layers)
+            self.cond_lstm = self._lstm("conductor_lstm", 1, self.conductor_hidden, self.conductor_layers,
+                                        forget_bias=self.conductor_forget_bias)
             self.cond_out = self._dense("conductor_output", self.conductor_hidden, self.c_size)
         self.state_init = self._dense("state", ctx, 2 * self.n_layers * self.hidden_size)
         self.embedding = self.add_weight(name="embedding", shape=(self.num_classes + 1, self.embed_size),
@@ -212,5 +226,5 @@ class MelodyDecoder(keras.layers.Layer):
             "decoder": self.decoder, "embed_size": self.embed_size, "hidden_size": self.hidden_size,
             "n_layers": self.n_layers, "n_subsequences": self.n_subsequences,
             "conductor_hidden": self.conductor_hidden, "conductor_layers": self.conductor_layers,
-            "c_size": self.c_size,
+            "c_size": self.c_size, "conductor_forget_bias": self.conductor_forget_bias,
         }
