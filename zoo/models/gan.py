@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import weakref
 from pathlib import Path
 from typing import Any
@@ -66,7 +65,7 @@ from zoo.encodings.base import Encoding
 from zoo.encodings.numeric import NUM_RESERVED
 from zoo.errors import DataError, UsageError
 from zoo.models.registry import ModelType, register_model_type
-from zoo.music.io import write_piece
+from zoo.music.io import write_pieces
 from zoo.music.score import Score
 from zoo.optimizers import make_optimizer
 
@@ -533,12 +532,8 @@ class GANComposer(ModelType):
             raise UsageError(f"--latent_step must be in (0, 1] (got {args['latent_step']})")
         rolls = cls.sample_rolls(model, encoding, args["num_outputs"], args["length"], args["seed"], args["sampling"],
                                  args["temperature"], args["threshold"], args["latent_step"])
-        written = []
-        for i, roll in enumerate(rolls):
-            paths, _ = write_piece(cls.decode(roll, encoding), Path(args["output_dir"]) / f"{run.name}-{args['seed']}-{i}")
-            written.extend(paths.values())
-            print(f"wrote {paths['midi']}, {paths['wav'].name}, {paths['png'].name}", file=sys.stderr)
-        return written
+        return write_pieces((cls.decode(roll, encoding) for roll in rolls), args["output_dir"],
+                            f"{run.name}-{args['seed']}")
 
     @classmethod
     def export_endpoints(cls, model, config) -> dict[str, Any]:

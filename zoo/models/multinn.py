@@ -39,7 +39,7 @@ from zoo.encodings.base import Encoding
 from zoo.errors import DataError, UsageError
 from zoo.layers.multinn_core import ENCODERS, GENERATORS, MODES, STAGES, MultiNN, MultiNNSampler
 from zoo.models.registry import ModelType, register_model_type
-from zoo.music.io import write_piece
+from zoo.music.io import write_pieces
 from zoo.music.score import Score
 from zoo.optimizers import make_optimizer
 
@@ -336,12 +336,7 @@ class MultINN(ModelType):
         intro = cls.intros({**config, "_data": data}, encoding, args["intro_from"], args["intro_beats"],
                            args["num_outputs"], args["seed"])
         rolls = cls.sample_rolls(model, encoding, intro, args["sample_beats"], args["seed"], args["temperature"])
-        written = []
-        for i, roll in enumerate(rolls):
-            paths, _ = write_piece(encoding.decode(roll), Path(args["output_dir"]) / f"{run.name}-{args['seed']}-{i}")
-            written.extend(paths.values())
-            print(f"wrote {paths['midi']}, {paths['wav'].name}, {paths['png'].name}", file=sys.stderr)
-        return written
+        return write_pieces((encoding.decode(roll) for roll in rolls), args["output_dir"], f"{run.name}-{args['seed']}")
 
     @classmethod
     def export_endpoints(cls, model: MultiNN, config: dict[str, Any]) -> dict[str, Any]:

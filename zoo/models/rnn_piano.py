@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ from zoo.errors import DataError, UsageError
 from zoo.layers.rbm import AIS_BASES
 from zoo.layers.rnn_estimators import RNN_TYPES, RnnNade, RnnRbm
 from zoo.models.registry import ModelType, register_model_type
-from zoo.music.io import write_piece
+from zoo.music.io import write_pieces
 from zoo.music.score import Score
 from zoo.optimizers import make_optimizer
 
@@ -269,13 +268,9 @@ class _RnnPianoType(ModelType):
             raise UsageError(f"--temperature must be positive (got {args['temperature']})")
         primer = intro_rolls(args, run, config, args["num_outputs"])
         rolls = sample_rolls(model, primer, args["length"], args["seed"], args["temperature"])
-        written = []
-        for i, roll in enumerate(rolls):
-            full = np.concatenate([primer[i], roll]) if primer.shape[1] else roll
-            paths, _ = write_piece(encoding.decode(full), Path(args["output_dir"]) / f"{run.name}-{args['seed']}-{i}")
-            written.extend(paths.values())
-            print(f"wrote {paths['midi']}, {paths['wav'].name}, {paths['png'].name}", file=sys.stderr)
-        return written
+        scores = (encoding.decode(np.concatenate([primer[i], roll]) if primer.shape[1] else roll)
+                  for i, roll in enumerate(rolls))
+        return write_pieces(scores, args["output_dir"], f"{run.name}-{args['seed']}")
 
     # ------------------------------------------------------------ export
     @classmethod

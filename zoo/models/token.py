@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import abc
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from zoo.data.dataset import EncodedSplit, TrainingData, token_windows, window_d
 from zoo.encodings.base import PAD_ID, Encoding
 from zoo.errors import ScoreReadError, UsageError
 from zoo.models.registry import ModelType
-from zoo.music.io import load_score, write_piece
+from zoo.music.io import load_score, write_pieces
 from zoo.music.score import Score
 from zoo.optimizers import make_optimizer
 from zoo.sampling import TokenGenerator, sample_tokens
@@ -83,13 +82,8 @@ class TokenModelType(ModelType):
         generator = cls.token_generator(model, config)
         tokens = sample_tokens(generator, args["num_outputs"], args["length"], seed=args["seed"], primer=primer,
                                temperature=args["temperature"], top_k=args["top_k"], top_p=args["top_p"])
-        written = []
-        for i, piece in enumerate(tokens):
-            full = piece if primer is None else np.concatenate([primer, piece])
-            paths, _ = write_piece(encoding.decode(full), Path(args["output_dir"]) / f"{run.name}-{args['seed']}-{i}")
-            written.extend(paths.values())
-            print(f"wrote {paths['midi']}, {paths['wav'].name}, {paths['png'].name}", file=sys.stderr)
-        return written
+        scores = (encoding.decode(piece if primer is None else np.concatenate([primer, piece])) for piece in tokens)
+        return write_pieces(scores, args["output_dir"], f"{run.name}-{args['seed']}")
 
     @classmethod
     def evaluate(cls, model, config, encoding, split: EncodedSplit, args, run) -> dict[str, float]:

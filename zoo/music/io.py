@@ -6,7 +6,9 @@ kind is read or written.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -97,3 +99,13 @@ def write_piece(score: Score, stem: Path, sample_rate: int = 22050) -> tuple[dic
     audio = render_wav(score, paths["wav"], sample_rate=sample_rate)
     save_pianoroll_png(score, paths["png"], title=stem.name)
     return paths, audio
+
+
+def write_pieces(scores: Iterable[Score], output_dir: str | os.PathLike, prefix: str) -> list[Path]:
+    """Writes the i-th score as `output_dir/prefix-i`.mid/.wav/.png, saying so on stderr; returns every path."""
+    written = []
+    for i, score in enumerate(scores):
+        paths, _ = write_piece(score, Path(output_dir) / f"{prefix}-{i}")
+        written.extend(paths.values())
+        print(f"wrote {paths['midi']}, {paths['wav'].name}, {paths['png'].name}", file=sys.stderr)
+    return written
