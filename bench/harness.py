@@ -138,3 +138,18 @@ def random_windows(num_windows: int, seq_len: int, vocab: int, seed: int):
     import numpy as np
 
     return np.random.default_rng(seed).integers(1, vocab, size=(num_windows, seq_len + 1), dtype=np.int32)
+
+
+def compare_with_peer(run_one: Callable[[str], dict], names: list[str], unit: str, peer: str = "torch") -> None:
+    """Measures the peer, each variant, then the peer again (the machine may drift), and prints the ratio table."""
+    peer_runs = [run_one(peer)]
+    results = [run_one(name) for name in names]
+    peer_runs.append(run_one(peer))
+    print_ratio_table(peer_runs, results, unit)
+
+
+def list_variants(variants: dict, default_set: list[str]) -> None:
+    """`--list`: every variant, what it changes, and whether it is measured by default."""
+    width = max(len(name) for name in variants) + 2
+    for name, spec in variants.items():
+        print(f"{name:{width}s} {spec['help']}{'  [in default set]' if name in default_set else ''}")

@@ -21,8 +21,8 @@ import os
 import sys
 import time
 
-from harness import (REPO, describe, emit, fit_timed, measure, print_ratio_table, random_windows, select_variants,
-                     tf_threads)
+from harness import (REPO, compare_with_peer, describe, emit, fit_timed, list_variants, measure, random_windows,
+                     select_variants, tf_threads)
 
 VOCAB = 390  # the event encoding's vocab_size
 MODEL_CONFIG = {
@@ -230,8 +230,7 @@ def main() -> None:
         emit(result)
         return
     if args.list:
-        for name, spec in VARIANTS.items():
-            print(f"{name:18s} {spec['help']}{'  [in default set]' if name in DEFAULT_SET else ''}")
+        list_variants(VARIANTS, DEFAULT_SET)
         return
     names = select_variants(args.variant, VARIANTS, DEFAULT_SET, parser.error)
 
@@ -239,10 +238,7 @@ def main() -> None:
           f"2x Dense 256 relu, embedding 128; {args.steps} steps x {args.repeats} repeats after "
           f"{args.warmup} warm-up steps; os.cpu_count()={os.cpu_count()}", flush=True)
     # PyTorch is measured before and after the TensorFlow variants; the ratio uses the median of both.
-    torch_runs = [run("torch", args)]
-    results = [run(name, args) for name in names]
-    torch_runs.append(run("torch", args))
-    print_ratio_table(torch_runs, results, "samples/s")
+    compare_with_peer(lambda name: run(name, args), names, "samples/s")
 
 
 if __name__ == "__main__":

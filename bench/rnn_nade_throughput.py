@@ -19,7 +19,8 @@ import os
 import sys
 import time
 
-from harness import REPO, describe, emit, fit_timed, measure, print_ratio_table, select_variants, tf_threads
+from harness import (REPO, compare_with_peer, describe, emit, fit_timed, list_variants, measure, select_variants,
+                     tf_threads)
 
 KEYS, NADE_HIDDEN, RNN_UNITS = 88, 256, (512, 256)
 VARIANTS: dict[str, dict] = {
@@ -174,17 +175,13 @@ def main() -> None:
         emit(run_torch(args) if args.child == "torch" else run_tf(args, args.child))
         return
     if args.list:
-        for name, spec in VARIANTS.items():
-            print(f"{name:14s} {spec['help']}{'  [in default set]' if name in DEFAULT_SET else ''}")
+        list_variants(VARIANTS, DEFAULT_SET)
         return
     names = select_variants(args.variant, VARIANTS, DEFAULT_SET, parser.error)
     print(f"rnn_nade throughput: batch {args.batch} x {args.seq_len} frames of JSB, LSTM {RNN_UNITS}, NADE "
           f"{NADE_HIDDEN} x {KEYS}; {args.steps} steps x {args.repeats} repeats after {args.warmup} warm-up steps; "
           f"os.cpu_count()={os.cpu_count()}", flush=True)
-    torch_runs = [run("torch", args)]
-    results = [run(name, args) for name in names]
-    torch_runs.append(run("torch", args))
-    print_ratio_table(torch_runs, results, "frames/s")
+    compare_with_peer(lambda name: run(name, args), names, "frames/s")
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ import os
 import sys
 import time
 
-from harness import (REPO, describe, emit, fit_timed, measure, print_ratio_table, random_windows, select_variants,
-                     tf_threads)
+from harness import (REPO, compare_with_peer, describe, emit, fit_timed, list_variants, measure, random_windows,
+                     select_variants, tf_threads)
 
 VOCAB = 390  # the event encoding's vocab_size
 
@@ -209,18 +209,14 @@ def main() -> None:
         emit(run_torch(args) if args.child == "torch" else run_tf(args, args.child))
         return
     if args.list:
-        for name, spec in VARIANTS.items():
-            print(f"{name:16s} {spec['help']}{'  [in default set]' if name in DEFAULT_SET else ''}")
+        list_variants(VARIANTS, DEFAULT_SET)
         return
     names = select_variants(args.variant, VARIANTS, DEFAULT_SET, parser.error)
 
     print(f"transformer training throughput: {args.layers} layers, width {args.width}, {args.heads} heads, "
           f"ff {args.ff}, vocab {VOCAB}, seq_len {args.seq_len}, batch {args.batch}; {args.steps} steps x "
           f"{args.repeats} repeats after {args.warmup} warm-up steps; os.cpu_count()={os.cpu_count()}", flush=True)
-    torch_runs = [run("torch", args)]
-    results = [run(name, args) for name in names]
-    torch_runs.append(run("torch", args))
-    print_ratio_table(torch_runs, results, "samples/s")
+    compare_with_peer(lambda name: run(name, args), names, "samples/s")
     print(f"(one sample = one window of {args.seq_len} tokens)")
 
 
