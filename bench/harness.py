@@ -7,6 +7,7 @@ re-invokes itself with `--child NAME ...`; the child prints one `RESULT {json}` 
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -153,3 +154,23 @@ def list_variants(variants: dict, default_set: list[str]) -> None:
     width = max(len(name) for name in variants) + 2
     for name, spec in variants.items():
         print(f"{name:{width}s} {spec['help']}{'  [in default set]' if name in default_set else ''}")
+
+
+def add_training_arguments(parser, default_set: list[str], steps: int, repeats: int, warmup: int, batch: int,
+                           seq_len: int, num_batches: int) -> None:
+    """The flags every training-throughput script takes, with that script's defaults."""
+    parser.add_argument("--variant", action="append", default=None,
+                        help=f"TensorFlow variant(s), repeatable or comma-separated, or 'all'; "
+                             f"default: {','.join(default_set)}")
+    parser.add_argument("--steps", type=int, default=steps, help=f"timed training steps per repeat (default {steps})")
+    parser.add_argument("--repeats", type=int, default=repeats,
+                        help=f"timed repeats; the median is reported (default {repeats})")
+    parser.add_argument("--warmup", type=int, default=warmup,
+                        help=f"untimed warm-up steps after tracing (default {warmup})")
+    parser.add_argument("--batch", type=int, default=batch)
+    parser.add_argument("--seq-len", type=int, default=seq_len)
+    parser.add_argument("--num-batches", type=int, default=num_batches,
+                        help=f"distinct batches cycled through (default {num_batches})")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--list", action="store_true", help="list the variants and exit")
+    parser.add_argument("--child", help=argparse.SUPPRESS)

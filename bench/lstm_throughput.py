@@ -21,8 +21,8 @@ import os
 import sys
 import time
 
-from harness import (REPO, compare_with_peer, describe, emit, fit_timed, list_variants, measure, random_windows,
-                     select_variants, tf_threads)
+from harness import (REPO, add_training_arguments, compare_with_peer, describe, emit, fit_timed, list_variants,
+                     measure, random_windows, select_variants, tf_threads)
 
 VOCAB = 390  # the event encoding's vocab_size
 MODEL_CONFIG = {
@@ -210,18 +210,8 @@ def run(name: str, args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--variant", action="append", default=None,
-                        help=f"TensorFlow variant to measure (repeatable, or comma-separated; 'all'); "
-                             f"default: {','.join(DEFAULT_SET)}")
-    parser.add_argument("--steps", type=int, default=30, help="timed training steps per repeat (default 30)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats; the median is reported (default 5)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed warm-up steps after tracing (default 3)")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--seq-len", type=int, default=50)
-    parser.add_argument("--num-batches", type=int, default=16, help="distinct batches cycled through (default 16)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--list", action="store_true", help="list the variants and exit")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
+    add_training_arguments(parser, DEFAULT_SET, steps=30, repeats=5, warmup=3, batch=64, seq_len=50,
+                           num_batches=16)
     args = parser.parse_args()
 
     if args.child:

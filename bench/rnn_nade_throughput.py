@@ -19,8 +19,8 @@ import os
 import sys
 import time
 
-from harness import (REPO, compare_with_peer, describe, emit, fit_timed, list_variants, measure, select_variants,
-                     tf_threads)
+from harness import (REPO, add_training_arguments, compare_with_peer, describe, emit, fit_timed, list_variants,
+                     measure, select_variants, tf_threads)
 
 KEYS, NADE_HIDDEN, RNN_UNITS = 88, 256, (512, 256)
 VARIANTS: dict[str, dict] = {
@@ -159,17 +159,8 @@ def run(name: str, args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--variant", action="append", default=None,
-                        help=f"TensorFlow variant(s) (repeatable, comma-separated, 'all'); default: {','.join(DEFAULT_SET)}")
-    parser.add_argument("--steps", type=int, default=10, help="timed training steps per repeat (default 10)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats; the median is reported (default 3)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed warm-up steps after tracing (default 2)")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--seq-len", type=int, default=64)
-    parser.add_argument("--num-batches", type=int, default=8, help="distinct batches cycled through (default 8)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--list", action="store_true", help="list the variants and exit")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
+    add_training_arguments(parser, DEFAULT_SET, steps=10, repeats=3, warmup=2, batch=32, seq_len=64,
+                           num_batches=8)
     args = parser.parse_args()
     if args.child:
         emit(run_torch(args) if args.child == "torch" else run_tf(args, args.child))

@@ -23,8 +23,8 @@ import os
 import sys
 import time
 
-from harness import (REPO, compare_with_peer, describe, emit, fit_timed, list_variants, measure, random_windows,
-                     select_variants, tf_threads)
+from harness import (REPO, add_training_arguments, compare_with_peer, describe, emit, fit_timed, list_variants,
+                     measure, random_windows, select_variants, tf_threads)
 
 VOCAB = 390  # the event encoding's vocab_size
 
@@ -186,23 +186,14 @@ def run(name: str, args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--variant", action="append", default=None,
-                        help=f"TensorFlow variant(s), repeatable or comma-separated, or 'all'; default: {','.join(DEFAULT_SET)}")
-    parser.add_argument("--steps", type=int, default=10, help="timed training steps per repeat")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats; the median is reported")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed warm-up steps (after tracing)")
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--seq-len", type=int, default=256)
+    add_training_arguments(parser, DEFAULT_SET, steps=10, repeats=3, warmup=3, batch=16, seq_len=256,
+                           num_batches=8)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--ff", type=int, default=1024)
-    parser.add_argument("--num-batches", type=int, default=8, help="distinct batches cycled through")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch.set_num_threads for PyTorch (default: torch's, one per core)")
-    parser.add_argument("--list", action="store_true", help="list the variants and exit")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
