@@ -174,3 +174,34 @@ def add_training_arguments(parser, default_set: list[str], steps: int, repeats: 
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--list", action="store_true", help="list the variants and exit")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+
+
+def prepare_tf_child(spec: dict, seed: int) -> None:
+    """In a TensorFlow child: the zoo importable, the variant's threads and precision set, the seed fixed.
+
+    (A variant's environment was set by the parent before this process started; see `measure`.)
+    """
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    import keras
+
+    from zoo.train import configure_threads
+
+    if spec.get("threads"):
+        configure_threads(*spec["threads"])  # what --intra_op_threads / --inter_op_threads do
+    keras.utils.set_random_seed(seed)
+    keras.mixed_precision.set_global_policy(spec.get("precision", "float32"))
+
+
+def variants_to_measure(args, parser, variants: dict, default_set: list[str],
+                        child: Callable[[str], dict]) -> list[str] | None:
+    """The parent's variant names; None when this process was a child (it measured and emitted) or `--list`."""
+    if args.child:
+        result = child(args.child)
+        result.setdefault("steps", args.steps)
+        emit(result)
+        return None
+    if args.list:
+        list_variants(variants, default_set)
+        return None
+    return select_variants(args.variant, variants, default_set, parser.error)

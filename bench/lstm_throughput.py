@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
-from harness import (REPO, add_training_arguments, compare_with_peer, describe, emit, fit_timed, list_variants,
-                     measure, random_windows, select_variants, tf_threads)
+from harness import (add_training_arguments, compare_with_peer, describe, fit_timed, measure, prepare_tf_child,
+                     random_windows, tf_threads, variants_to_measure)
 
 VOCAB = 390  # the event encoding's vocab_size
 MODEL_CONFIG = {
@@ -133,8 +132,7 @@ def run_torch(args) -> dict:
 
 def run_tf(args, name: str) -> dict:
     spec = VARIANTS[name]
-    # env was applied by the parent before this process started (see measure()).
-    sys.path.insert(0, str(REPO))
+    prepare_tf_child(spec, args.seed)
     import keras
     import tensorflow as tf
 
@@ -142,13 +140,8 @@ def run_tf(args, name: str) -> dict:
     from zoo.models import get_model_type
     from zoo.encodings import EventEncoding
     from zoo.optimizers import make_optimizer
-    from zoo.train import build_compiled, configure_threads
+    from zoo.train import build_compiled
 
-    if spec.get("threads"):
-        configure_threads(*spec["threads"])  # what --intra_op_threads / --inter_op_threads do
-
-    keras.utils.set_random_seed(args.seed)
-    keras.mixed_precision.set_global_policy(spec.get("precision", "float32"))
     model_type = get_model_type("lstm")
     config = dict(MODEL_CONFIG)
     if "jit" in spec:
@@ -214,15 +207,10 @@ def main() -> None:
                            num_batches=16)
     args = parser.parse_args()
 
-    if args.child:
-        result = run_torch(args) if args.child == "torch" else run_tf(args, args.child)
-        result.setdefault("steps", args.steps)
-        emit(result)
+    names = variants_to_measure(args, parser, VARIANTS, DEFAULT_SET,
+                                lambda name: run_torch(args) if name == "torch" else run_tf(args, name))
+    if names is None:
         return
-    if args.list:
-        list_variants(VARIANTS, DEFAULT_SET)
-        return
-    names = select_variants(args.variant, VARIANTS, DEFAULT_SET, parser.error)
 
     print(f"lstm throughput: batch {args.batch}, seq_len {args.seq_len}, vocab {VOCAB}, 3x LSTM 256, "
           f"2x Dense 256 relu, embedding 128; {args.steps} steps x {args.repeats} repeats after "

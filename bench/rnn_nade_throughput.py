@@ -19,8 +19,8 @@ import os
 import sys
 import time
 
-from harness import (REPO, add_training_arguments, compare_with_peer, describe, emit, fit_timed, list_variants,
-                     measure, select_variants, tf_threads)
+from harness import (REPO, add_training_arguments, compare_with_peer, describe, fit_timed, measure, prepare_tf_child,
+                     tf_threads, variants_to_measure)
 
 KEYS, NADE_HIDDEN, RNN_UNITS = 88, 256, (512, 256)
 VARIANTS: dict[str, dict] = {
@@ -123,16 +123,13 @@ def frames_in(data, args, count) -> int:
 
 def run_tf(args, name: str) -> dict:
     spec = VARIANTS[name]
-    sys.path.insert(0, str(REPO))
+    prepare_tf_child(spec, args.seed)
     import keras
     import tensorflow as tf
 
     from zoo.models import get_model_type
-    from zoo.train import build_compiled, configure_threads
+    from zoo.train import build_compiled
 
-    if spec.get("threads"):
-        configure_threads(*spec["threads"])
-    keras.utils.set_random_seed(args.seed)
     config = {"num_hidden": NADE_HIDDEN, "rnn_units": list(RNN_UNITS), "dropout": 0.1, "internal_bias": False,
               "rnn_type": "lstm", "optimizer": "adam", "learning_rate": 1e-2, "clip_norm": 5.0,
               "adam_epsilon": 1e-4, "jit_compile": spec.get("jit", "auto")}
@@ -162,13 +159,10 @@ def main() -> None:
     add_training_arguments(parser, DEFAULT_SET, steps=10, repeats=3, warmup=2, batch=32, seq_len=64,
                            num_batches=8)
     args = parser.parse_args()
-    if args.child:
-        emit(run_torch(args) if args.child == "torch" else run_tf(args, args.child))
+    names = variants_to_measure(args, parser, VARIANTS, DEFAULT_SET,
+                                lambda name: run_torch(args) if name == "torch" else run_tf(args, name))
+    if names is None:
         return
-    if args.list:
-        list_variants(VARIANTS, DEFAULT_SET)
-        return
-    names = select_variants(args.variant, VARIANTS, DEFAULT_SET, parser.error)
     print(f"rnn_nade throughput: batch {args.batch} x {args.seq_len} frames of JSB, LSTM {RNN_UNITS}, NADE "
           f"{NADE_HIDDEN} x {KEYS}; {args.steps} steps x {args.repeats} repeats after {args.warmup} warm-up steps; "
           f"os.cpu_count()={os.cpu_count()}", flush=True)

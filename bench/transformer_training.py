@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
-from harness import (REPO, add_training_arguments, compare_with_peer, describe, emit, fit_timed, list_variants,
-                     measure, random_windows, select_variants, tf_threads)
+from harness import (add_training_arguments, compare_with_peer, describe, fit_timed, measure, prepare_tf_child,
+                     random_windows, tf_threads, variants_to_measure)
 
 VOCAB = 390  # the event encoding's vocab_size
 
@@ -141,19 +140,15 @@ def run_torch(args) -> dict:
 
 def run_tf(args, name: str) -> dict:
     spec = VARIANTS[name]
-    sys.path.insert(0, str(REPO))
+    prepare_tf_child(spec, args.seed)
     import keras
     import tensorflow as tf
 
     from zoo.data.dataset import window_dataset
     from zoo.encodings import EventEncoding
     from zoo.models import get_model_type
-    from zoo.train import build_compiled, configure_threads
+    from zoo.train import build_compiled
 
-    if spec.get("threads"):
-        configure_threads(*spec["threads"])
-    keras.utils.set_random_seed(args.seed)
-    keras.mixed_precision.set_global_policy(spec.get("precision", "float32"))
     config = model_config(args)
     if "jit" in spec:
         config["jit_compile"] = spec["jit"]
@@ -196,13 +191,10 @@ def main() -> None:
                         help="torch.set_num_threads for PyTorch (default: torch's, one per core)")
     args = parser.parse_args()
 
-    if args.child:
-        emit(run_torch(args) if args.child == "torch" else run_tf(args, args.child))
+    names = variants_to_measure(args, parser, VARIANTS, DEFAULT_SET,
+                                lambda name: run_torch(args) if name == "torch" else run_tf(args, name))
+    if names is None:
         return
-    if args.list:
-        list_variants(VARIANTS, DEFAULT_SET)
-        return
-    names = select_variants(args.variant, VARIANTS, DEFAULT_SET, parser.error)
 
     print(f"transformer training throughput: {args.layers} layers, width {args.width}, {args.heads} heads, "
           f"ff {args.ff}, vocab {VOCAB}, seq_len {args.seq_len}, batch {args.batch}; {args.steps} steps x "
