@@ -106,11 +106,13 @@ def test_schedules_follow_the_spec():
 
 
 # ---------------------------------------------------------------- model
-def tiny_model(hier: bool):
+def tiny_model(hier: bool, autoregressive: bool = True):
     from zoo.models.musicvae_config import resolve_config
     from zoo.layers.vae_model import MusicVAEModel
 
     config = tiny_config(hier)
+    if not autoregressive:
+        config["seq_decoder_args"]["params"]["disable_autoregression"] = True
     model = MusicVAEModel(resolve_config({k: (json.dumps(v) if isinstance(v, dict) else v)
                                           for k, v in config.items()})["model"])
     model.build()
@@ -139,6 +141,42 @@ def test_free_running_ignores_targets_and_reload_is_equal(hier, tmp_path):
     reloaded = load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(model(a).numpy(), reloaded(a).numpy(), atol=1e-5)
 
+
+
+def test_decoder_without_autoregression_decodes_the_same_forced_or_free(tmp_path):
+    """Magenta's disable_autoregression: only the conductor embedding drives the bottom decoder."""
+    import tensorflow as tf
+
+    from zoo.checkpoints import load_model, save_model
+
+    model = tiny_model(hier=True, autoregressive=False)
+    assert not any("embedding" in w.path and "decoder" in w.path for w in model.weights)
+    rng = np.random.default_rng(1)
+    melodies = tf.constant(rng.integers(0, 90, (3, 32)), tf.int32)
+    z = tf.constant(rng.standard_normal((3, 16)), tf.float32)
+    forced, _ = model.decode_logits(z, melodies, 0.0, 0.0, seed=tf.constant([1, 2]))
+    free, _ = model.decode_logits(z, melodies, 1.0, 0.0, seed=tf.constant([1, 2]))
+    np.testing.assert_allclose(forced.numpy(), free.numpy(), atol=1e-6)
+    other_z, _ = model.decode_logits(-z, melodies, 0.0, 0.0, seed=tf.constant([1, 2]))
+    assert not np.allclose(forced.numpy()[:, -1], other_z.numpy()[:, -1])  # the last bar still hears z
+    save_model(model, tmp_path / "m.keras")
+    np.testing.assert_allclose(model(melodies).numpy(), load_model(tmp_path / "m.keras")(melodies).numpy(), atol=1e-5)
+
+
+def test_disable_autoregression_is_checked(tmp_path, capsys):
+    base = ["-m", "musicvae", "-n", "x", "-w", str(tmp_path / "w")]
+    flat = tiny_config()
+    flat["seq_decoder_args"]["params"]["disable_autoregression"] = True
+    check_error(capsys, training_main, base + ["--config", write_config(tmp_path, flat)], "unknown key(s) disable_autoregression")
+    not_bool = tiny_config(hier=True)
+    not_bool["seq_decoder_args"]["params"]["disable_autoregression"] = "yes"
+    check_error(capsys, training_main, base + ["--config", write_config(tmp_path, not_bool)], "must be true or false")
+    simple = tiny_config(hier=True)
+    simple["seq_decoder_args"]["params"]["disable_autoregression"] = True
+    simple_decoder = simple["seq_decoder_args"]["params"]["seq_decoder_args"]["params"]["decoder_args"]
+    simple_decoder["key"] = "simple"
+    del simple_decoder["params"]["z_size"]
+    check_error(capsys, training_main, base + ["--config", write_config(tmp_path, simple)], "needs the bottom decoder 'another'")
 
 def test_generation_compiles_once():
     from zoo.models.musicvae import compiled_functions, decode_z, slerp

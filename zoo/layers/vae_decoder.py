@@ -65,14 +65,20 @@ class MelodyDecoder(keras.layers.Layer):
         conductor_hidden, conductor_layers, c_size: int. The conductor's LSTMs and embedding size (hier only).
         conductor_forget_bias: float = 1.0. Added to the conductor's initial forget-gate biases (only the
             initial weights change; 0 is PyTorch's/symusic's init).
+        autoregressive: bool = True. False (hier + 'another' only): the bottom decoder sees no tokens, only
+            its subsequence's conductor embedding (Magenta's `disable_autoregression`, as in its
+            hierdec-mel_16bar); it then decodes the same with and without teacher forcing.
     """
 
     def __init__(self, num_classes: int, seq_len: int, z_size: int, decoder: str, embed_size: int,
                  hidden_size: int, n_layers: int, n_subsequences: int = 1, conductor_hidden: int = 0,
-                 conductor_layers: int = 0, c_size: int = 0, conductor_forget_bias: float = 1.0, **kwargs):
+                 conductor_layers: int = 0, c_size: int = 0, conductor_forget_bias: float = 1.0,
+                 autoregressive: bool = True, **kwargs):
         super().__init__(**kwargs)
         if seq_len % n_subsequences:
             raise ValueError(f"{n_subsequences} subsequences do not divide {seq_len} steps")
+        if not autoregressive and (n_subsequences == 1 or decoder != "another"):
+            raise ValueError("a decoder without autoregression needs the hier conductor and the 'another' decoder")
         self.num_classes = num_classes
         self.seq_len = seq_len
         self.z_size = z_size
@@ -85,10 +91,16 @@ class MelodyDecoder(keras.layers.Layer):
         self.conductor_layers = conductor_layers
         self.c_size = c_size
         self.conductor_forget_bias = conductor_forget_bias
+        self.autoregressive = autoregressive
 
     @property
     def hierarchical(self) -> bool:
         return self.n_subsequences > 1
+
+    @property
+    def token_size(self) -> int:
+        """Width of the fed-back token's embedding in the LSTM input and output layer (0 without autoregression)."""
+        return self.embed_size if self.autoregressive else 0
 
     @property
     def context_size(self) -> int:
@@ -122,12 +134,14 @@ class MelodyDecoder(keras.layers.Layer):
                                         forget_bias=self.conductor_forget_bias)
             self.cond_out = self._dense("conductor_output", self.conductor_hidden, self.c_size)
         self.state_init = self._dense("state", ctx, 2 * self.n_layers * self.hidden_size)
-        self.embedding = self.add_weight(name="embedding", shape=(self.num_classes + 1, self.embed_size),
-                                         initializer=keras.initializers.RandomNormal(0.0, 1.0))
+        if self.autoregressive:
+            self.embedding = self.add_weight(name="embedding", shape=(self.num_classes + 1, self.embed_size),
+                                             initializer=keras.initializers.RandomNormal(0.0, 1.0))
         uses_context = self.decoder == "another"
-        lstm_in = self.embed_size + (ctx if uses_context else 0)
+        token_size = self.token_size
+        lstm_in = token_size + (ctx if uses_context else 0)
         self.lstm = self._lstm("lstm", lstm_in, self.hidden_size, self.n_layers)
-        out_in = (self.embed_size + self.hidden_size + ctx) if uses_context else self.hidden_size
+        out_in = (token_size + self.hidden_size + ctx) if uses_context else self.hidden_size
         self.output_layer = self._dense("output", out_in, self.num_classes)
         self.built = True
 
@@ -168,18 +182,21 @@ class MelodyDecoder(keras.layers.Layer):
         contexts = self.contexts(z)  # [B, U, C]
         kernels, recurrent, biases = self.lstm
         uses_context = self.decoder == "another"
-        E, H = self.embed_size, self.hidden_size
+        E, H = self.token_size, self.hidden_size
         # Everything that depends only on the token or the context is multiplied out once.
-        input_table = tf.matmul(self.embedding, kernels[0][:E])  # [V+1, 4H]
         w_out, b_out = self.output_layer
+        if self.autoregressive:
+            input_table = tf.matmul(self.embedding, kernels[0][:E])  # [V+1, 4H]
+            output_table = tf.matmul(self.embedding, w_out[:E])  # [V+1, classes]
+        else:  # every token looks the same: only the conductor embedding drives the bottom decoder
+            input_table = tf.zeros([self.num_classes + 1, 4 * H], self.compute_dtype)
+            output_table = tf.zeros([self.num_classes + 1, self.num_classes], self.compute_dtype)
         if uses_context:
             context_in = tf.einsum("buc,cg->bug", contexts, kernels[0][E:])
-            output_table = tf.matmul(self.embedding, w_out[:E])  # [V+1, classes]
             w_hidden = w_out[E:E + H]
             context_out = tf.einsum("buc,cv->buv", contexts, w_out[E + H:]) + b_out
         else:
             context_in = tf.zeros_like(contexts[..., :1]) + tf.zeros([4 * H], self.compute_dtype)
-            output_table = tf.zeros([self.num_classes + 1, self.num_classes], self.compute_dtype)
             w_hidden = w_out
             context_out = tf.zeros_like(contexts[..., :1]) + b_out
         init_states = self._initial_states(contexts, H, self.n_layers, self.state_init)  # each [B, U, H]
@@ -227,4 +244,5 @@ class MelodyDecoder(keras.layers.Layer):
             "n_layers": self.n_layers, "n_subsequences": self.n_subsequences,
             "conductor_hidden": self.conductor_hidden, "conductor_layers": self.conductor_layers,
             "c_size": self.c_size, "conductor_forget_bias": self.conductor_forget_bias,
+            "autoregressive": self.autoregressive,
         }

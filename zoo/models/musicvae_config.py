@@ -73,6 +73,10 @@ def _params(spec: dict[str, Any], where: str, required: tuple[str, ...], optiona
     if missing:
         raise UsageError(f"{where}.params is missing {', '.join(missing)}")
     for key in required + optional:
+        if key == "disable_autoregression":
+            if not isinstance(params.get(key, False), bool):
+                raise UsageError(f"{where}.params.{key} must be true or false, got {params[key]!r}")
+            continue
         nested = key in ("temperature", "decoder_args", "conductor_args", "seq_decoder_args")
         if key in params and not nested and (not isinstance(params[key], int) or params[key] < 1):
             raise UsageError(f"{where}.params.{key} must be a positive integer, got {params[key]!r}")
@@ -119,7 +123,8 @@ def model_arguments(config: dict[str, Any]) -> dict[str, Any]:
     spec = _dict(config["seq_decoder_args"], "seq_decoder_args")
     key = _key(spec, "seq_decoder_args", SEQ_DECODERS)
     if key == "hier":
-        params = _params(spec, "seq_decoder_args", ("z_size", "n_subsequences", "conductor_args", "seq_decoder_args"))
+        params = _params(spec, "seq_decoder_args", ("z_size", "n_subsequences", "conductor_args", "seq_decoder_args"),
+                         ("disable_autoregression",))
         if params["z_size"] != z_size:
             raise UsageError(f"seq_decoder_args.params.z_size is {params['z_size']} but z_size is {z_size}")
         n_sub = params["n_subsequences"]
@@ -133,8 +138,13 @@ def model_arguments(config: dict[str, Any]) -> dict[str, Any]:
         cond_params = _params(cond, cond_where, ("hidden_size", "n_layers", "c_size"))
         bottom = _flat_decoder(params["seq_decoder_args"], "seq_decoder_args.params.seq_decoder_args",
                                cond_params["c_size"], "the conductor's c_size")
+        autoregressive = not params.get("disable_autoregression", False)
+        if not autoregressive and bottom["decoder"]["decoder"] != "another":
+            raise UsageError("seq_decoder_args.params.disable_autoregression needs the bottom decoder 'another' "
+                             "(the conductor embedding is its only input)")
         bottom["decoder"].update(n_subsequences=n_sub, conductor_hidden=cond_params["hidden_size"],
-                                 conductor_layers=cond_params["n_layers"], c_size=cond_params["c_size"])
+                                 conductor_layers=cond_params["n_layers"], c_size=cond_params["c_size"],
+                                 autoregressive=autoregressive)
     else:
         bottom = _flat_decoder(spec, "seq_decoder_args", z_size, "z_size")
     encoder = _params({"params": config["encoder_params"]}, "encoder_params", ("embed_size", "hidden_size", "n_layers"))
