@@ -177,3 +177,9 @@ def test_round_trip_real_files(real_scores, config):
         assert np.abs(got[~short, 2] - expected[~short, 2]).max() <= tolerance
         assert np.abs(got[:, 3] - expected[:, 3]).max() <= 128 / encoding.velocity_bins
         np.testing.assert_array_equal(encoding.encode(decoded), ids)  # stable after one pass
+
+
+def test_score_without_notes_in_range_encodes_to_nothing():
+    high = Score(tracks=[Track(notes=make_notes(pitch=[120], start=[0], end=[480]))])
+    for score in (Score(tracks=[Track(notes=make_notes(pitch=[], start=[], end=[]))]), high):
+        assert EventEncoding(pitch_range=[21, 108]).encode(score).size == 0

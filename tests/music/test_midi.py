@@ -164,3 +164,13 @@ def test_load_and_save_dispatch(tmp_path):
         load_score(tmp_path / "missing.mid")
     with pytest.raises(UsageError, match="known"):
         save_score(sample_score(), tmp_path / "a.wav")
+
+
+def test_write_piece_keeps_dotted_stems_apart(tmp_path):
+    from zoo.music.io import write_piece
+
+    score = Score(tracks=[Track(notes=make_notes(pitch=[60], start=[0], end=[480]))])
+    first, _ = write_piece(score, tmp_path / "my.run-0")
+    second, _ = write_piece(score, tmp_path / "my.run-1")
+    assert first["midi"].name == "my.run-0.mid" and second["midi"].name == "my.run-1.mid"
+    assert all(path.is_file() for path in [*first.values(), *second.values()])

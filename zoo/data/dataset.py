@@ -60,10 +60,15 @@ def load_split(path: str | os.PathLike) -> EncodedSplit:
     pieces = data.get("pieces")
     if not isinstance(pieces, list) or not all(_valid_piece(p) for p in pieces):
         raise DataError(f"{path}: 'pieces' must be a list of arrays (or of dicts of named arrays)")
+    encoding, sources = data.get("encoding"), data.get("sources", [])
+    if not isinstance(encoding, dict) or not isinstance(encoding.get("name"), str):
+        raise DataError(f"{path}: 'encoding' must be the encoding's config (a dict with its 'name')")
+    if not isinstance(sources, list) or not all(isinstance(source, str) for source in sources):
+        raise DataError(f"{path}: 'sources' must be a list of file names")
     return EncodedSplit(
         pieces=[_as_piece(p) for p in pieces],
-        sources=list(data.get("sources", [])),
-        encoding=dict(data["encoding"]),
+        sources=list(sources),
+        encoding=dict(encoding),
         path=str(path),
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import reprlib
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ from zoo.data.safe_pickle import dump_pickle
 from zoo.errors import DataError
 
 LOWEST_PITCH, NUM_KEYS = 21, 88
+# Parsed JSON takes ~30 bytes of memory per byte of file; the four benchmarks' files are at most a few MB.
+MAX_FILE_BYTES = 64 * 1024 * 1024
 SPLITS = ("train", "valid", "test")
 BUNDLED_JSB = Path(__file__).resolve().parent / "benchmarks" / "JSB_Chorales.json"
 
@@ -31,35 +34,47 @@ def encoding_config(frames_per_beat: int = 1) -> dict:
                              beats_per_bar=4, bars_per_sample=1).to_config()
 
 
+def _is_whole_number(value) -> bool:
+    """An int (not a bool) or a float with no fraction (not NaN or infinite); any size."""
+    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
+
+
 def _sequence_roll(sequence, where: str) -> np.ndarray:
     if not isinstance(sequence, list):
         raise DataError(f"{where} is not a list of frames")
     roll = np.zeros((len(sequence), NUM_KEYS), np.uint8)
     for t, frame in enumerate(sequence):
-        if not isinstance(frame, list) or not all(isinstance(p, (int, float)) and float(p).is_integer()
-                                                  for p in frame):
-            raise DataError(f"{where}, frame {t}: a frame must be a list of integer MIDI pitches (got {frame!r:.60})")
-        pitches = np.asarray(frame, np.int64)
-        bad = pitches[(pitches < LOWEST_PITCH) | (pitches >= LOWEST_PITCH + NUM_KEYS)]
-        if bad.size:
-            raise DataError(f"{where}, frame {t}: pitch {int(bad[0])} is outside the 88 keys "
+        if not isinstance(frame, list) or not all(_is_whole_number(p) for p in frame):
+            # reprlib: a bounded repr, whatever the nesting or length of the value
+            raise DataError(f"{where}, frame {t}: a frame must be a list of integer MIDI pitches "
+                            f"(got {reprlib.repr(frame)})")
+        bad = [p for p in frame if not LOWEST_PITCH <= p < LOWEST_PITCH + NUM_KEYS]  # before numpy: 2**70 overflows
+        if bad:
+            raise DataError(f"{where}, frame {t}: pitch {reprlib.repr(bad[0])} is outside the 88 keys "
                             f"{LOWEST_PITCH}..{LOWEST_PITCH + NUM_KEYS - 1}")
-        roll[t, pitches - LOWEST_PITCH] = 1
+        roll[t, np.asarray(frame, np.int64) - LOWEST_PITCH] = 1
     return roll
 
 
 def read_polyphonic_json(path: str | os.PathLike) -> dict[str, list[np.ndarray]]:
     """{"train", "valid", "test"} -> lists of uint8 [T, 88] rolls (empty sequences dropped).
 
-    Raises DataError for a missing or unreadable file, a missing split, or pitches outside 21..108.
+    Raises DataError for a missing, unreadable or too large (`MAX_FILE_BYTES`) file, a missing split, or
+    pitches outside 21..108.
     """
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise DataError(f"{path}: {size} bytes is larger than the {MAX_FILE_BYTES} byte limit of a piano-roll file")
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise DataError(f"no polyphonic data file at {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(f"{path} is not a readable JSON file ({error})") from None
+    except RecursionError:
+        raise DataError(f"{path} is not a readable JSON file (nested too deeply)") from None
+    # ValueError covers JSONDecodeError and an integer of more than 4300 digits
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise DataError(f"{path} is not a readable JSON file ({str(error)[:200]})") from None
     if not isinstance(data, dict) or any(split not in data for split in SPLITS):
         raise DataError(f"{path} must be a JSON object with the lists 'train', 'valid' and 'test'")
     splits = {}

@@ -143,6 +143,9 @@ class EventEncoding(Encoding):
         notes = score.all_notes()
         low, high = self.pitch_range
         notes = notes[(notes["pitch"] >= low) & (notes["pitch"] <= high)]
+        if len(notes) == 0:  # the de-duplication below assumes at least one note
+            empty = np.zeros(0, np.int64)
+            return empty, empty, empty, empty
         step_s = self.time_step_ms / 1000.0
         pitch = notes["pitch"].astype(np.int64)
         on = np.round(score.seconds(notes["start"]) / step_s).astype(np.int64)

@@ -144,26 +144,52 @@ def _write_audio(audio: np.ndarray, path: Path) -> Path:
 
 
 # ---------------------------------------------------------------- inputs
+# What read_mono_wav accepts: the rates of real recordings, at most an hour of sound, a file of at most 1 GiB.
+WAV_RATES = (1000, 384_000)
+MAX_WAV_SECONDS = 3600.0
+MAX_WAV_BYTES = 1 << 30
+
+
 def read_mono_wav(path: str) -> np.ndarray:
     """A mono WAV file as float32 at 22,050 Hz (resampled, with a notice, from another rate).
 
-    Raises ScoreReadError for a missing or unreadable file, UsageError for stereo or silent audio.
+    The file is parsed from memory, so a header declaring more data than the file holds reads only
+    what is there (scipy would allocate the declared size from a real file).
+
+    Raises ScoreReadError for a missing, unreadable or corrupt file, a rate outside `WAV_RATES`, more
+    than `MAX_WAV_SECONDS` of sound or samples that are not finite numbers; UsageError for stereo or
+    silent audio.
     """
+    import io
+
     from scipy.io import wavfile
 
     if not Path(path).is_file():
         raise ScoreReadError(f"cannot read {path}: no such file")
     try:
-        rate, data = wavfile.read(path)
-    except (ValueError, OSError, EOFError) as error:
-        raise ScoreReadError(f"cannot read {path}: not a WAV file it understands ({error})") from None
+        size = Path(path).stat().st_size
+        if size > MAX_WAV_BYTES:
+            raise ValueError(f"{size} bytes is larger than the {MAX_WAV_BYTES} byte limit")
+        rate, data = wavfile.read(io.BytesIO(Path(path).read_bytes()))
+    except Exception as error:  # noqa: BLE001  (scipy raises ValueError, struct.error, EOFError, ... on bad headers)
+        raise ScoreReadError(f"cannot read {path}: not a WAV file it understands "
+                             f"({type(error).__name__}: {error})") from None
+    if data.dtype.kind not in "iuf":
+        raise ScoreReadError(f"cannot read {path}: samples of type {data.dtype} (expected integer or float PCM)")
+    if not WAV_RATES[0] <= rate <= WAV_RATES[1]:
+        raise ScoreReadError(f"cannot read {path}: sample rate {rate} Hz is outside {WAV_RATES[0]}..{WAV_RATES[1]} Hz")
     if data.ndim > 1 and data.shape[1] > 1:
         raise UsageError(f"{path} has {data.shape[1]} channels: the model analyses mono audio (mix it down first)")
     data = data.reshape(-1)
+    if len(data) / rate > MAX_WAV_SECONDS:
+        raise ScoreReadError(f"cannot read {path}: {len(data) / rate:.0f} s of sound is longer than "
+                             f"the {MAX_WAV_SECONDS:.0f} s limit")
     if data.dtype.kind in "iu":
         info = np.iinfo(data.dtype)
         data = (data.astype(np.float64) - (info.max + info.min + 1) / 2) / (2.0 ** (info.bits - 1))
     data = data.astype(np.float64)
+    if not np.isfinite(data).all():
+        raise ScoreReadError(f"cannot read {path}: it holds samples that are not finite numbers (NaN or infinity)")
     if len(data) == 0 or np.abs(data).max() < 1e-4:
         raise UsageError(f"{path} is silent: nothing to transcribe")
     if rate != cqt.SAMPLE_RATE:

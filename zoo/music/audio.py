@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.errors import ScoreReadError
 from zoo.music.score import Score
 
 MAX_SECONDS = 600.0  # longer scores are cut here, so a bogus score cannot take unbounded memory
@@ -98,18 +99,35 @@ def _render_fluidsynth(score: Score, program: str, font: Path, sample_rate: int,
         try:
             subprocess.run(command, check=True, capture_output=True, timeout=60 + min(seconds, MAX_SECONDS))
             samples = _read_wav(wav_path)
-        except (OSError, subprocess.SubprocessError, wave.Error, EOFError):
+        except (OSError, subprocess.SubprocessError, ScoreReadError):
             return None
     return samples[: int(MAX_SECONDS * sample_rate)]
 
 
 def _read_wav(path) -> np.ndarray:
-    """A 16-bit PCM WAV file as mono float32 in [-1, 1]."""
-    with wave.open(str(path), "rb") as file:
-        if file.getsampwidth() != 2:
-            raise wave.Error(f"expected 16-bit samples, got {8 * file.getsampwidth()}-bit")
-        channels = file.getnchannels()
-        data = np.frombuffer(file.readframes(file.getnframes()), dtype="<i2")
+    """A 16-bit PCM WAV file as mono float32 in [-1, 1].
+
+    Reads at most the frames the file holds, whatever its header declares.
+
+    Raises:
+        ScoreReadError: not a 16-bit PCM WAV file, or a corrupt one (the wave module raises
+            wave.Error, EOFError, RuntimeError, struct.error ... on bad headers).
+    """
+    try:
+        with wave.open(str(path), "rb") as file:
+            width, channels = file.getsampwidth(), file.getnchannels()
+            if width != 2:
+                raise ScoreReadError(f"cannot read {path}: expected 16-bit samples, got {8 * width}-bit")
+            if channels < 1:
+                raise ScoreReadError(f"cannot read {path}: {channels} channels")
+            frames = min(file.getnframes(), os.path.getsize(path) // (2 * channels))
+            data = file.readframes(frames)
+    except ScoreReadError:
+        raise
+    except Exception as error:  # noqa: BLE001  (see Raises)
+        raise ScoreReadError(f"cannot read {path}: not a WAV file it understands "
+                             f"({type(error).__name__}: {error})") from None
+    data = np.frombuffer(data[: len(data) // (2 * channels) * 2 * channels], dtype="<i2")
     data = data.reshape(-1, channels).astype(np.float32).mean(axis=1) / 32768.0
     return np.clip(data, -1.0, 1.0)
 

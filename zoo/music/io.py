@@ -20,6 +20,11 @@ MUSIC21_SUFFIXES = (".xml", ".musicxml", ".mxl", ".abc", ".krn")
 LEADSHEET_SUFFIXES = (".ls",)  # Impro-Visor lead sheets (zoo/music/leadsheet.py)
 SCORE_SUFFIXES = MIDI_SUFFIXES + MUSIC21_SUFFIXES + LEADSHEET_SUFFIXES  # what a folder scan picks up
 WRITE_SUFFIXES = MIDI_SUFFIXES + (".xml", ".musicxml") + LEADSHEET_SUFFIXES
+# The longest piece a reader hands on. Encodings allocate per time step, so a corrupt file whose last
+# event sits at tick 2**31 (or that plays a few notes at 3 quarters a minute) must stop here, not as
+# gigabytes of piano-roll. 20,000 quarters is ~2.8 hours at 120 qpm; 4 hours of sound at any tempo.
+MAX_PIECE_QUARTERS = 20_000
+MAX_PIECE_SECONDS = 4 * 3600.0
 
 
 def load_score(path: str | os.PathLike) -> Score:
@@ -29,7 +34,8 @@ def load_score(path: str | os.PathLike) -> Score:
         path: str or PathLike; the format is chosen by its suffix (case-insensitive).
 
     Raises:
-        ScoreReadError: missing file, unknown suffix, or a file its reader cannot parse.
+        ScoreReadError: missing file, unknown suffix, a file its reader cannot parse, or a piece that
+            `check_piece_length` refuses (longer than `MAX_PIECE_QUARTERS` / `MAX_PIECE_SECONDS`).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -42,14 +48,46 @@ def load_score(path: str | os.PathLike) -> Score:
     if suffix in MIDI_SUFFIXES:
         from zoo.music.midi import read_midi
 
-        return read_midi(path)
+        return check_piece_length(read_midi(path), path)
     if suffix in LEADSHEET_SUFFIXES:
         from zoo.music.leadsheet import read_leadsheet
 
-        return read_leadsheet(path)
+        return check_piece_length(read_leadsheet(path), path)
     from zoo.music.music21_io import read_music21
 
-    return read_music21(path)
+    return check_piece_length(read_music21(path), path)
+
+
+def check_piece_length(score: Score, path: str | os.PathLike) -> Score:
+    """Returns `score` when it ends within `MAX_PIECE_QUARTERS` quarters and `MAX_PIECE_SECONDS` seconds.
+
+    The end is the latest of every note end, chord, tempo, meter and key event and a lead sheet's
+    `end_tick`, so no later step (encodings, rendering) sizes an array by an absurd time.
+
+    Raises:
+        ScoreReadError: naming the file, for a longer piece, an event at a negative time, or a tempo
+            that is not a positive number.
+    """
+    events = [*score.tempos, *score.time_signatures, *score.key_signatures, *score.chords]
+    starts = [int(t.notes["start"].min()) for t in score.tracks if len(t.notes)] + [int(e.time) for e in events]
+    if min(starts, default=0) < 0:  # music21 gives these for a corrupt file (e.g. <divisions>-1)
+        raise ScoreReadError(f"cannot read {path}: an event at negative time (tick {min(starts)})")
+    try:
+        end = max([score.end, int(score.metadata.get("end_tick", 0) or 0)] + [int(e.time) for e in events])
+    except ValueError:
+        raise ScoreReadError(f"cannot read {path}: its end tick '{score.metadata.get('end_tick')}' is not a number") from None
+    quarters = end / max(int(score.resolution), 1)
+    if quarters > MAX_PIECE_QUARTERS:
+        raise ScoreReadError(f"cannot read {path}: it lasts {quarters:.4g} quarter notes (tick {end}), longer than "
+                             f"the {MAX_PIECE_QUARTERS} quarter limit of a piece (a corrupt time or a huge duration?)")
+    bad = [t.qpm for t in score.tempos if not (np.isfinite(t.qpm) and t.qpm > 0)]
+    if bad:
+        raise ScoreReadError(f"cannot read {path}: tempo {bad[0]} is not a positive number of quarters a minute")
+    seconds = float(score.seconds(end)) if end > 0 else 0.0
+    if seconds > MAX_PIECE_SECONDS:
+        raise ScoreReadError(f"cannot read {path}: it lasts {seconds / 3600:.3g} hours, longer than the "
+                             f"{MAX_PIECE_SECONDS / 3600:g} hour limit of a piece (an absurd tempo?)")
+    return score
 
 
 def load_tunes(path: str | os.PathLike) -> list[Score]:
@@ -58,7 +96,7 @@ def load_tunes(path: str | os.PathLike) -> list[Score]:
     if Path(path).suffix.lower() in MUSIC21_SUFFIXES and Path(path).is_file():
         from zoo.music.music21_io import read_music21_tunes
 
-        return read_music21_tunes(path)
+        return [check_piece_length(score, path) for score in read_music21_tunes(path)]
     return [load_score(path)]
 
 
@@ -90,7 +128,8 @@ def write_piece(score: Score, stem: Path, sample_rate: int = 22050) -> tuple[dic
     """Writes `stem`.mid, .wav and .png; returns their paths and the rendered audio (float32 mono)."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = {"midi": stem.with_suffix(".mid"), "wav": stem.with_suffix(".wav"), "png": stem.with_suffix(".png")}
+    # Appended, not with_suffix: a dotted run name ("my.run-0") must not lose its tail and collide.
+    paths = {kind: stem.with_name(f"{stem.name}.{ext}") for kind, ext in (("midi", "mid"), ("wav", "wav"), ("png", "png"))}
     from zoo.music.midi import write_midi
     from zoo.music.audio import render_wav
     from zoo.music.pianoroll import save_pianoroll_png

@@ -31,6 +31,7 @@ import numpy as np
 from zoo.atomic import atomic_path
 from zoo.errors import ScoreReadError
 from zoo.music.chords import ROOT_NAMES, UnknownChordError, chord_name, parse_chord
+from zoo.music.io import MAX_PIECE_QUARTERS
 from zoo.music.score import ChordSymbol, Score, Tempo, TimeSignature, Track, make_notes
 
 LS_RESOLUTION = 120  # ticks per quarter = Impro-Visor slots (480 per whole note)
@@ -40,7 +41,12 @@ TICKS_PER_STEP = WHOLE // STEPS_PER_WHOLE
 MELODY_TRACK = "melody"
 
 _NOTE = re.compile(r"^([a-gr])([#b]?)([+-]*)(.*)$")
-_DURATION_PART = re.compile(r"^(\d+)(?:/(\d+))?(\.*)$")
+# At most 6 digits and 5 dots: longer values are no notated duration (480 slots = 2**5 * 15, so a 6th dot
+# never gives whole slots) and would only cost time (int() of thousands of digits raises, too).
+_DURATION_PART = re.compile(r"^(\d{1,6})(?:/(\d{1,6}))?(\.{0,5})$")
+MAX_FILE_BYTES = 4 * 1024 * 1024  # real lead sheets are tens of kilobytes
+MAX_METER_NUMERATOR = 64
+TEMPO_RANGE = (1.0, 10_000.0)  # quarters a minute; another (tempo ...) value is ignored
 _PITCH_OFFSETS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
 _NOTE_NAMES = ("c", "db", "d", "eb", "e", "f", "gb", "g", "ab", "a", "bb", "b")
 
@@ -83,20 +89,21 @@ def duration_ticks(text: str) -> int:
     `N` = 480/N slots, `N/T` = 480(T-1)/(NT) (a tuplet), each dot x3/2, `+` adds (a tie).
     """
     total = Fraction(0)
+    shown = text if len(text) <= 24 else text[:20] + "..."
     for part in text.split("+"):
         match = _DURATION_PART.match(part)
         if not match or int(match.group(1)) == 0:
-            raise ScoreReadError(f"bad duration '{text}'")
+            raise ScoreReadError(f"bad duration '{shown}'")
         value = Fraction(WHOLE, int(match.group(1)))
         if match.group(2):
             tuplet = int(match.group(2))
             if tuplet < 2:
-                raise ScoreReadError(f"bad tuplet in duration '{text}'")
+                raise ScoreReadError(f"bad tuplet in duration '{shown}'")
             value = value * (tuplet - 1) / tuplet
         value *= Fraction(3, 2) ** len(match.group(3))
         total += value
     if total.denominator != 1:
-        raise ScoreReadError(f"duration '{text}' is not a whole number of Impro-Visor slots")
+        raise ScoreReadError(f"duration '{shown}' is not a whole number of Impro-Visor slots")
     return int(total)
 
 
@@ -119,11 +126,16 @@ def read_leadsheet(path: str | os.PathLike) -> Score:
     """Reads an Impro-Visor `.ls` file into a Score (see the module docstring).
 
     Raises:
-        ScoreReadError: unreadable text, malformed notes or durations, several chord parts,
-            no chord chart, or nothing at all.
+        ScoreReadError: unreadable or too large (`MAX_FILE_BYTES`) text, malformed notes or durations, a
+            meter numerator above `MAX_METER_NUMERATOR`, several chord parts, no chord chart, nothing
+            at all, or more than `zoo.music.io.MAX_PIECE_QUARTERS` quarter notes.
     """
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScoreReadError(f"cannot read {path}: {size} bytes is larger than the {MAX_FILE_BYTES} byte "
+                                 "limit of a lead sheet")
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as error:
         raise ScoreReadError(f"cannot read {path}: {error.strerror}") from None
@@ -139,22 +151,25 @@ def read_leadsheet(path: str | os.PathLike) -> Score:
         head = item[0] if item else None
         if head == "part":
             kind = _child(item, "type")
-            parts.append((str(kind[0]) if kind else "unknown", []))
+            parts.append((kind[0] if kind and isinstance(kind[0], str) else "unknown", []))
         elif head == "meter" and len(item) >= 3:
             try:
-                meter = (int(item[1]), int(item[2]))
-            except ValueError:
-                raise ScoreReadError(f"{path}: bad meter {item[1:]}") from None
+                meter = (int(item[1]), int(item[2]))  # a nested form raises TypeError; a huge number ValueError
+            except (TypeError, ValueError):
+                shown = " ".join(x if isinstance(x, str) else "(...)" for x in item[1:3])
+                raise ScoreReadError(f"{path}: bad meter '{shown[:40]}'") from None
         elif head == "title" and len(item) > 1:
             title = " ".join(str(x) for x in item[1:] if not isinstance(x, list))
         elif head == "composer" and len(item) > 1:
             composer = " ".join(str(x) for x in item[1:] if not isinstance(x, list))
         elif head == "tempo" and len(item) > 1:
             try:
-                tempo = float(item[1])
-            except ValueError:
-                pass
-    if meter[0] < 1 or meter[1] not in (1, 2, 4, 8, 16, 32):
+                value = float(item[1])
+            except (TypeError, ValueError):
+                value = math.nan
+            if TEMPO_RANGE[0] <= value <= TEMPO_RANGE[1]:  # NaN, 0, negative and absurd tempos are ignored
+                tempo = value
+    if not 1 <= meter[0] <= MAX_METER_NUMERATOR or meter[1] not in (1, 2, 4, 8, 16, 32):
         raise ScoreReadError(f"{path}: unsupported meter {meter[0]}/{meter[1]}")
     bar_ticks = WHOLE * meter[0] // meter[1]
     chord_parts = [tokens for kind, tokens in parts if kind == "chords"]
@@ -191,6 +206,9 @@ def read_leadsheet(path: str | os.PathLike) -> Score:
         # Each chorus covers a whole number of charts (a short one is padded with a rest).
         offset += max(1, math.ceil((time - offset) / chart_ticks)) * chart_ticks
     total_ticks = max(offset, chart_ticks)
+    if total_ticks > MAX_PIECE_QUARTERS * LS_RESOLUTION:  # before the chart is repeated under every chorus
+        raise ScoreReadError(f"{path}: {total_ticks / LS_RESOLUTION:.0f} quarter notes is longer than the "
+                             f"{MAX_PIECE_QUARTERS} quarter limit of a piece")
 
     chords = []
     for repeat_start in range(0, total_ticks, chart_ticks):

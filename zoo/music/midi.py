@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import io
 import os
+import re
 from pathlib import Path
 
 import mido
@@ -19,7 +20,17 @@ from zoo.music.keys import normalize_key_name
 from zoo.music.score import KeySignature, Score, Tempo, TimeSignature, Track, make_notes
 
 DRUM_CHANNEL = 9
-MAX_FILE_BYTES = 64 * 1024 * 1024  # a larger "MIDI file" is refused before parsing
+# A larger "MIDI file" is refused before parsing: mido keeps every event as an object (~60 bytes of
+# memory per byte of file), so 8 MB of MIDI is already ~0.5 GB; real pieces are well under 1 MB.
+MAX_FILE_BYTES = 8 * 1024 * 1024
+# A variable-length number is at most 4 bytes, but mido reads one for as long as the high bit is set, in
+# time quadratic in its length; a longer run of high bytes than this (text is the only place one occurs)
+# is refused before parsing.
+MAX_HIGH_BYTE_RUN = 2048
+# Far beyond any piece (zoo.music.io refuses a piece past 20,000 quarters) but within int64: a file whose
+# deltas add up to more is refused while it is read (a 2,048-byte delta is a 14,000-bit number).
+MAX_TICK = 2 ** 40
+_HIGH_BYTE_RUN = re.compile(rb"[\x80-\xff]{%d}" % (MAX_HIGH_BYTE_RUN + 1))
 _MELODIC_CHANNELS = tuple(c for c in range(16) if c != DRUM_CHANNEL)
 
 
@@ -28,7 +39,9 @@ def read_midi(path: str | os.PathLike) -> Score:
 
     Note-on with velocity 0 counts as note-off; overlapping notes of one pitch pair first-in
     first-out; notes still sounding at the end close at the track's last tick; zero-length notes
-    are dropped. Channel 10 (index 9) is a drum track.
+    are dropped. Channel 10 (index 9) is a drum track. Corrupt context events are skipped: a tempo
+    of 0 microseconds a quarter, a time signature with numerator 0 or denominator above 64.
+    The length of the piece is checked by `zoo.music.io.load_score` (`check_piece_length`).
 
     Args:
         path: str or PathLike, the `.mid` file.
@@ -37,7 +50,7 @@ def read_midi(path: str | os.PathLike) -> Score:
         `Score`; `metadata` holds `source` and, when the first track is named, `title`.
 
     Raises:
-        ScoreReadError: missing, too large, truncated or corrupt file.
+        ScoreReadError: missing, too large (`MAX_FILE_BYTES`), truncated or corrupt file.
     """
     midi = _parse(path)
     score = Score(resolution=midi.ticks_per_beat, metadata={"source": str(path)})
@@ -61,6 +74,8 @@ def _parse(path) -> mido.MidiFile:
         if size > MAX_FILE_BYTES:
             raise ValueError(f"{size} bytes is larger than the {MAX_FILE_BYTES} byte limit")
         data = Path(path).read_bytes()
+        if _HIGH_BYTE_RUN.search(data):
+            raise ValueError(f"more than {MAX_HIGH_BYTE_RUN} bytes in a row have the high bit set (a corrupt length)")
         # From BytesIO, a header declaring a huge chunk reads only the bytes that exist.
         midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
         if midi.type not in (0, 1, 2):
@@ -112,6 +127,9 @@ def _read_track(mtrack, score: Score) -> tuple[list[tuple[int, Track]], str]:
     tick = 0
     for message in mtrack:
         tick += message.time
+        if tick > MAX_TICK:
+            raise ScoreReadError(f"cannot read MIDI file {score.metadata['source']}: an event at tick 2**{tick.bit_length()}"
+                                 f" (more than 2**40: a corrupt delta time)")
         kind = message.type
         if kind == "note_on" or kind == "note_off":
             notes = channels.setdefault(message.channel, _TrackNotes())
@@ -124,9 +142,12 @@ def _read_track(mtrack, score: Score) -> tuple[list[tuple[int, Track]], str]:
             if notes.program is None:
                 notes.program = message.program
         elif kind == "set_tempo":
-            score.tempos.append(Tempo(tick, float(mido.tempo2bpm(message.tempo))))
+            if message.tempo > 0:  # zero microseconds a quarter has no tempo: the event is skipped
+                score.tempos.append(Tempo(tick, float(mido.tempo2bpm(message.tempo))))
         elif kind == "time_signature":
-            score.time_signatures.append(TimeSignature(tick, message.numerator, message.denominator))
+            # A numerator of 0 or a denominator past 2**6 (mido gives 2**byte) is corrupt: skipped.
+            if message.numerator > 0 and message.denominator <= 64:
+                score.time_signatures.append(TimeSignature(tick, message.numerator, message.denominator))
         elif kind == "key_signature":
             score.key_signatures.append(KeySignature(tick, message.key))
         elif kind == "track_name" and not name:

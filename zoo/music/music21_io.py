@@ -5,7 +5,11 @@ ticks at `RESOLUTION` (480 per quarter), rounded to the nearest tick.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import signal
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,6 +22,72 @@ from zoo.music.score import ChordSymbol, KeySignature, Score, Tempo, TimeSignatu
 RESOLUTION = 480
 WRITE_STEPS_PER_QUARTER = 12  # write_musicxml quantises to 1/12 quarter (16ths and triplets)
 DEFAULT_VELOCITY = 80
+MAX_FILE_BYTES = 16 * 1024 * 1024
+# music21 builds a meter's beat hierarchy in time that explodes with the numerator (M:999/4 takes
+# seconds, M:99999/1 hours), so larger meters are refused before parsing (.mxl is zipped: not checked).
+MAX_METER_BEATS = 64
+_METER_FIELDS = {
+    ".abc": re.compile(rb"(?:^|\[)[ \t]*M:[ \t]*([0-9+ \t]+)/", re.MULTILINE),
+    ".xml": re.compile(rb"<beats>\s*([0-9+ \t]+)\s*<"),
+    ".musicxml": re.compile(rb"<beats>\s*([0-9+ \t]+)\s*<"),
+    ".krn": re.compile(rb"\*M([0-9+]+)/"),
+}
+# Likewise a note of thousands of unit lengths (A22222: 11,111 quarters) costs music21 minutes; an ABC
+# body line (not a field line, quoted chord symbols removed) with a length above this is refused.
+MAX_ABC_NOTE_UNITS = 999
+_ABC_FIELD_OR_COMMENT = re.compile(rb"^\s*(?:[A-Za-z+]:|%)")
+_ABC_LONG_NOTE = re.compile(rb"[A-Ga-gxzZ][,']*(\d{%d,})" % len(str(MAX_ABC_NOTE_UNITS + 1)))
+# Whatever else makes music21 spin is stopped after this much CPU time (the 130 KB Nottingham jigs.abc
+# of 340 tunes takes ~40 s), where a limit can be set (the main thread of a Unix process).
+PARSE_CPU_SECONDS = 30.0
+PARSE_CPU_SECONDS_PER_KB = 1.0
+
+
+class _ParseTimeout(BaseException):
+    """Raised by the CPU-time alarm; a BaseException so that music21's own `except Exception` lets it through."""
+
+
+@contextlib.contextmanager
+def _cpu_time_limit(seconds: float):
+    """Raises `_ParseTimeout` inside the block after `seconds` of CPU time (a no-op off the main thread)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _ParseTimeout
+
+    previous = signal.signal(signal.SIGVTALRM, expire)
+    signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+        signal.signal(signal.SIGVTALRM, previous)
+
+
+def _check_before_parsing(path: Path) -> float:
+    """Refuses a file too large or with a meter music21 would spin on; returns the file's CPU-time budget."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ScoreReadError(f"cannot read {path}: {size} bytes is larger than the {MAX_FILE_BYTES} byte limit")
+    data = path.read_bytes()
+    if path.suffix.lower() == ".abc":
+        for line in data.splitlines():
+            if _ABC_FIELD_OR_COMMENT.match(line):
+                continue
+            match = _ABC_LONG_NOTE.search(re.sub(rb'"[^"]*"', b"", line))
+            if match and int(match.group(1)[:12]) > MAX_ABC_NOTE_UNITS:
+                raise ScoreReadError(f"cannot read {path}: a note of {match.group(1)[:12].decode()} unit lengths "
+                                     f"(more than {MAX_ABC_NOTE_UNITS})")
+    pattern = _METER_FIELDS.get(path.suffix.lower())
+    if pattern is not None:
+        for match in pattern.finditer(data):
+            numbers = re.findall(rb"\d+", match.group(1))
+            if any(len(n) > 6 for n in numbers) or sum(int(n) for n in numbers) > MAX_METER_BEATS:
+                shown = match.group(1).decode("ascii", "replace").strip()[:20]
+                raise ScoreReadError(f"cannot read {path}: a meter of {shown} beats (more than {MAX_METER_BEATS})")
+    return PARSE_CPU_SECONDS + PARSE_CPU_SECONDS_PER_KB * size / 1024
 
 
 def read_music21(path: str | os.PathLike) -> Score:
@@ -43,14 +113,18 @@ def read_music21_tunes(path: str | os.PathLike) -> list[Score]:
     multi-tune ABC file (Nottingham's), in file order, each with its `X:` number as metadata["tune"].
 
     Raises:
-        ScoreReadError: missing file, a file music21 cannot parse, or one with no tune.
+        ScoreReadError: missing file, a file larger than `MAX_FILE_BYTES`, a meter of more than
+            `MAX_METER_BEATS` beats, a file music21 cannot parse (or parses for longer than
+            `PARSE_CPU_SECONDS` + `PARSE_CPU_SECONDS_PER_KB` per KB of CPU time), or one with no tune.
     """
     from music21 import converter, stream
 
     if not Path(path).is_file():
         raise ScoreReadError(f"cannot read {path}: no such file")
+    budget = _check_before_parsing(Path(path))
     try:
-        parsed = converter.parse(os.fspath(path), forceSource=True)
+        with _cpu_time_limit(budget):
+            parsed = converter.parse(os.fspath(path), forceSource=True)
         if isinstance(parsed, stream.Opus):
             if not parsed.scores:
                 raise ValueError("the file holds no tune")
@@ -67,6 +141,8 @@ def read_music21_tunes(path: str | os.PathLike) -> list[Score]:
             scores.append(score)
     except ScoreReadError:
         raise
+    except _ParseTimeout:
+        raise ScoreReadError(f"cannot read {path}: music21 was still parsing it after {budget:.0f} s of CPU time") from None
     except Exception as error:  # music21 raises many exception types on malformed input
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ScoreReadError(f"cannot read {path}: {reason}") from error
