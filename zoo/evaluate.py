@@ -45,9 +45,12 @@ def evaluate(args: dict[str, Any]) -> dict[str, Any]:
     if args.get("sample_length") is not None and args["sample_length"] < 1:
         raise UsageError(f"--sample_length must be at least 1 (got {args['sample_length']})")
     run, config, model_type, encoding, model = load_run(args["weights_path"], args["name"], checkpoint=args["checkpoint"])
-    test_path = args.get("data_path") or config["data"].get("test")
-    if not test_path or not Path(test_path).is_file():
+    # A data path from config.json is as good as one from -p: user data, read by the restricted unpickler.
+    data_paths = config.get("data") if isinstance(config.get("data"), dict) else {}
+    test_path = args.get("data_path") or data_paths.get("test")
+    if not isinstance(test_path, str) or not Path(test_path).is_file():
         raise DataError(f"no test split for run '{run.name}' (pass one with -p DATA/test.pkl)")
+    run.check_no_links(run.path / "metrics.csv", run.path / "evaluation.csv")
     split = load_split(test_path)
     if split.encoding != config["encoding"]:
         raise DataError(f"{test_path} was not encoded like run '{run.name}'s training data")

@@ -28,7 +28,11 @@ def export(args: dict[str, Any]) -> Path:
     run, config, model_type, encoding, model = load_run(args["weights_path"], args["name"], checkpoint=args["checkpoint"])
     export_format = args.get("format", "savedmodel")
     if export_format != "savedmodel":
+        if export_format not in model_type.export_formats:  # before the name goes into a path
+            known = ", ".join(("savedmodel", *model_type.export_formats))
+            raise UsageError(f"model type '{model_type.name}' has no export format '{export_format}' (known: {known})")
         output = Path(args["output"]) if args.get("output") else run.export.with_name(f"export-{export_format}")
+        run.check_no_links(output)
         return model_type.write_export(export_format, model, config["args"], encoding, output)
     endpoints = model_type.export_endpoints(model, config["args"])
     if not endpoints:
@@ -39,6 +43,7 @@ def export(args: dict[str, Any]) -> Path:
         archive.add_endpoint(endpoint_name, function)
 
     output = Path(args["output"]) if args.get("output") else run.export
+    run.check_no_links(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.tmp-"))
     try:

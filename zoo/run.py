@@ -19,13 +19,19 @@ from typing import Any
 from zoo.atomic import write_json
 from zoo.errors import RunError, UsageError
 
-_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+MAX_NAME_LENGTH = 100  # well under a file system's 255 bytes, with room for the suffixes of derived files
 
 
 def check_run_name(name: str) -> str:
-    """A run name is one plain folder name: letters, digits, '.', '_', '-' (no paths, no '..')."""
-    if not _NAME_PATTERN.match(name or "") or ".." in name:
-        raise UsageError(f"run name '{name}' is not a plain folder name (use letters, digits, '.', '_', '-')")
+    """A run name is one plain folder name: letters, digits, '.', '_', '-' (no paths, no '..').
+
+    fullmatch, not match + '$': '$' also matches before a final newline.
+    """
+    if (not isinstance(name, str) or not _NAME_PATTERN.fullmatch(name) or ".." in name
+            or len(name) > MAX_NAME_LENGTH):
+        raise UsageError(f"run name {name!r} is not a plain folder name (use up to {MAX_NAME_LENGTH} letters, "
+                         "digits, '.', '_', '-')")
     return name
 
 
@@ -70,6 +76,26 @@ class RunFolder:
     def log_dir(self) -> Path:
         return Path(self.logs_root) / self.name
 
+    def check_no_links(self, *paths: Path) -> None:
+        """RunError when a path the zoo is about to write in the run folder is a symbolic link.
+
+        A run folder from elsewhere (an unpacked archive) could hold `samples/` or `samples/NAME-0-0.mid`
+        as a link to a folder or file outside it; writing through it would write outside the run.
+        `paths` are folders (checked with their entries) or files, inside this run's folder.
+        """
+        for path in paths:
+            path = Path(path)
+            try:
+                inside = path.relative_to(self.path)
+            except ValueError:
+                continue  # a folder the user named (--output_dir): theirs to choose
+            steps = [self.path.joinpath(*inside.parts[:i + 1]) for i in range(len(inside.parts))]
+            entries = list(path.iterdir()) if path.is_dir() and not path.is_symlink() else []
+            for candidate in steps + entries:
+                if candidate.is_symlink():
+                    raise RunError(f"{candidate} is a symbolic link: the zoo writes only plain files inside the "
+                                   "run folder (remove the link)")
+
     def exists(self) -> bool:
         return self.config_path.is_file()
 
@@ -83,11 +109,14 @@ class RunFolder:
             hint = f" (runs in {self.weights_root}: {', '.join(p for p in known)})" if known else ""
             raise RunError(f"no run named '{self.name}' in {self.weights_root}{hint}")
         try:
-            return json.loads(self.config_path.read_text())
+            config = json.loads(self.config_path.read_text())
         except FileNotFoundError:
             raise RunError(f"{self.config_path} is missing: the run never started or was deleted") from None
-        except json.JSONDecodeError as error:
-            raise RunError(f"{self.config_path} is corrupt: {error}") from None
+        except (ValueError, RecursionError, OSError) as error:  # bad JSON or UTF-8, a folder, unreadable
+            raise RunError(f"{self.config_path} is corrupt: {str(error)[:200]}") from None
+        if not isinstance(config, dict) or not isinstance(config.get("model_type"), str):
+            raise RunError(f"{self.config_path} is corrupt: not a run config (no model_type)")
+        return config
 
     def model_file(self, which: str = "best") -> Path:
         """The model to sample from: 'best' (lowest val_loss, else final), 'last' checkpoint, or 'final'."""
@@ -97,6 +126,6 @@ class RunFolder:
             "final": [self.model_path],
         }[which]
         for path in candidates:
-            if path.is_file():
+            if path.exists():  # a folder here (a SavedModel put in its place) is refused by the loader, by name
                 return path
         raise RunError(f"run '{self.name}' has no {which} model yet ({', '.join(str(p) for p in candidates)} missing)")

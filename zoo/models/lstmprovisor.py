@@ -191,8 +191,14 @@ class LeadSheetModelType(ModelType):
                 args["resume"] = [int(step), path]
             except ValueError:
                 raise UsageError(f"--resume TIMESTEP must be an integer (got '{step}')") from None
-            if not Path(path).is_file():
+            from zoo.checkpoints import check_weights_file
+
+            if not Path(path).exists():
                 raise RunError(f"--resume: no parameter file at {path}")
+            try:  # before the run folder exists: no SavedModel, no hostile .keras, no other format
+                check_weights_file(path)
+            except RunError as error:
+                raise RunError(f"--resume: {error}") from None
         return args
 
     @classmethod
@@ -314,16 +320,12 @@ class LeadSheetModelType(ModelType):
 
     @staticmethod
     def _load_resume_weights(model: keras.Model, path: Path) -> None:
-        from zoo.checkpoints import load_model
+        from zoo.checkpoints import load_weights_into
 
-        try:
-            if path.name.endswith(".weights.h5"):
-                model.load_weights(path)
-            else:
-                source = load_model(path)
-                model.set_weights(source.get_weights())
-        except ValueError as error:
-            raise RunError(f"--resume {path}: its parameters do not fit this model ({str(error)[:160]})") from None
+        try:  # arrays only: nothing the file names is rebuilt
+            load_weights_into(model, path)
+        except RunError as error:
+            raise RunError(f"--resume: {error}") from None
 
     @staticmethod
     def make_optimizer(config: dict[str, Any]) -> keras.optimizers.Optimizer:

@@ -39,6 +39,7 @@ from zoo.models.registry import ModelType, register_model_type
 from zoo.music.io import write_pieces
 from zoo.music.score import Score
 from zoo.optimizers import make_optimizer
+from zoo.run import RunFolder
 
 EVAL_FRAMES_PER_CHUNK = 4096  # frames per NADE log-likelihood call in evaluation (N*D*H memory)
 
@@ -199,7 +200,8 @@ class _RnnPianoType(ModelType):
         source = Path(args.get("dataset") or BUNDLED_JSB)
         splits = read_polyphonic_json(source)
         config = encoding_config(args["frames_per_beat"] or 1)
-        folder = Path(args["weights_path"]) / args["name"] / "data"
+        # RunFolder checks the name again: on --resume_auto it comes from the run's (editable) config.json
+        folder = RunFolder(Path(args["weights_path"]), args["name"]).path / "data"
         paths = write_split_pickles(splits, folder, str(source), config)
         train, valid = load_split(paths["train"]), load_split(paths["valid"])
         return TrainingData(train, valid, {k: str(v) for k, v in paths.items()}, config)

@@ -1,0 +1,404 @@
+"""Hostile files (issue 9, part 3): refused with one `error: ...` line and exit code 2, nothing of
+them run, nothing written outside the run folder.
+
+Every payload here is live: it would create a marker file (or import a module that creates one)
+if anything loaded it; the controls show Keras itself running or accepting some of them. The
+malicious training pickle is tests/test_cli_errors.py::test_malicious_pickle_is_refused and the
+unpickler's own cases are tests/data/test_safe_pickle.py; here the other routes to a pickle.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import shutil
+import sys
+import tokenize
+import types
+import zipfile
+from pathlib import Path
+
+import keras
+import mido
+import pytest
+import tensorflow as tf
+
+from helpers import ROOT
+from zoo.checkpoints import check_keras_file, load_model
+from zoo.cli import generate_main, run_cli, training_main, zoo_main
+from zoo.errors import RunError, UsageError
+from zoo.run import check_run_name
+
+PAYLOAD_MODULE = "zoo_hostile_payload"
+
+
+def one_error_line(capfd, main, argv, *fragments: str) -> str:
+    """Runs `main` through run_cli: exit code 2 and a single `error: ...` line holding every fragment."""
+    capfd.readouterr()
+    code = run_cli(main, [str(a) for a in argv])
+    err = capfd.readouterr().err
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+def files_under(folder: Path) -> set[Path]:
+    return {p for p in Path(folder).rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def run(tmp_path, trained_run) -> tuple[Path, str]:
+    """A private copy of the tiny trained LSTM run: (weights folder, name)."""
+    weights, name = trained_run
+    shutil.copytree(weights / name, tmp_path / "weights" / name)
+    return tmp_path / "weights", name
+
+
+@pytest.fixture
+def payload(tmp_path, monkeypatch) -> Path:
+    """A module on sys.path that creates the returned marker when imported: naming it must not import it."""
+    marker = tmp_path / "payload-ran"
+    folder = tmp_path / "payload"
+    folder.mkdir()
+    (folder / f"{PAYLOAD_MODULE}.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n\nclass Payload:\n    pass\n\n"
+        "def run(*args, **kwargs):\n    return args[0] if args else None\n")
+    monkeypatch.syspath_prepend(str(folder))
+    sys.modules.pop(PAYLOAD_MODULE, None)
+    yield marker
+    sys.modules.pop(PAYLOAD_MODULE, None)
+
+
+def lambda_model_file(path: Path, marker: Path) -> Path:
+    """A `.keras` file with `keras.layers.Lambda(lambda ...)` whose code creates `marker` when it runs."""
+    inputs = keras.Input((4,))
+    # the path is a constant of the lambda's code (Keras cannot reload a lambda's defaults or closure)
+    function = eval(f"lambda x: (__import__('pathlib').Path({str(marker)!r}).touch(), x)[1]")
+    evil = keras.layers.Lambda(function)
+    keras.Model(inputs, evil(inputs)).save(path)
+    marker.unlink(missing_ok=True)  # building the model ran it once, here, on purpose
+    return path
+
+
+def edit_keras_config(source: Path, target: Path, edit) -> Path:
+    """Copies a `.keras` zip, letting `edit(config)` change its config.json."""
+    with zipfile.ZipFile(source) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    edit(config)
+    members["config.json"] = json.dumps(config).encode()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return target
+
+
+def first_dense(config: dict) -> dict:
+    """The first serialised keras.layers.Dense of a model config."""
+    stack = [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("class_name") == "Dense" and item.get("module") == "keras.layers":
+                return item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    raise AssertionError("no Dense layer in the run's model")
+
+
+def set_activation(module: str, function: str):
+    def edit(config):
+        first_dense(config)["config"]["activation"] = {"module": module, "class_name": "function",
+                                                       "config": function, "registered_name": "function"}
+    return edit
+
+
+def set_class(module: str, class_name: str, registered_name: str | None = None):
+    def edit(config):
+        first_dense(config).update(module=module, class_name=class_name, registered_name=registered_name)
+    return edit
+
+
+# ---------------------------------------------------------------- every load site is a safe one
+_UNSAFE_CALLS = re.compile(
+    r"pickle\.loads?\b|Unpickler|allow_pickle\s*=\s*True|joblib|torch\.load|yaml\.(unsafe_)?load|dill|"
+    r"\beval\(|\bexec\(|saved_model\.load|keras\.models\.load_model|saving\.load_model|safe_mode\s*=\s*False|"
+    r"enable_unsafe_deserialization|func_load|marshal"
+)
+# The two readers that may touch the raw APIs: the restricted unpickler and the checked model loader.
+_ALLOWED = {("zoo/data/safe_pickle.py", "Unpickler"), ("zoo/checkpoints.py", "keras.models.load_model")}
+
+
+def test_every_load_site_goes_through_the_restricted_loaders():
+    found = []
+    for path in sorted((ROOT / "zoo").rglob("*.py")):
+        with open(path, "rb") as file:  # code only: docstrings and comments may name the APIs
+            code = " ".join(token.string for token in tokenize.tokenize(file.readline)
+                            if token.type not in (tokenize.COMMENT, tokenize.STRING))
+        relative = str(path.relative_to(ROOT))
+        found += [(relative, m.group(0)) for m in _UNSAFE_CALLS.finditer(code) if (relative, m.group(0)) not in _ALLOWED]
+    assert found == [], f"raw deserialisation outside zoo/data/safe_pickle.py and zoo/checkpoints.py: {found}"
+
+
+# ---------------------------------------------------------------- .keras files with a Lambda layer
+def test_a_lambda_model_is_refused_wherever_a_model_is_read(run, tmp_path, capfd):
+    weights, name = run
+    marker = tmp_path / "lambda-ran"
+    evil = lambda_model_file(tmp_path / "evil.keras", marker)
+    # Control: the payload is live; Keras runs it when safe mode is off.
+    keras.models.load_model(evil, safe_mode=False)
+    assert marker.exists()
+    marker.unlink()
+
+    folder = weights / name
+    for target in (folder / "checkpoints" / "best.keras", folder / "checkpoints" / "last.keras", folder / "model.keras"):
+        shutil.copy(evil, target)
+    one_error_line(capfd, generate_main, ["-n", name, "-w", weights], "Python lambda", "best.keras")
+    one_error_line(capfd, zoo_main, ["evaluate", "-n", name, "-w", weights, "--checkpoint", "final"], "Python lambda")
+    one_error_line(capfd, zoo_main, ["export", "-n", name, "-w", weights, "--checkpoint", "last"], "Python lambda")
+    assert not (folder / "export").exists()
+    # --resume PARAMFILE (lead-sheet models) is checked before the run folder is made.
+    one_error_line(capfd, training_main, ["-m", "poex", "-n", "resumed", "-w", weights, "--resume", "0", evil],
+                   "--resume", "Python lambda")
+    assert not (weights / "resumed").exists()
+    # crossmodal --load RUN and MusicVAE's ckpt_path read through the same loader.
+    from zoo.models.crossmodal import load_weights_from
+    from zoo.models.musicvae import load_checkpoint_weights
+
+    with pytest.raises(RunError, match="Python lambda"):
+        load_weights_from(None, {"weights_path": str(weights), "load": name, "load_epoch": None})
+    receiver = types.SimpleNamespace(set_weights=lambda weights: None, load_weights=lambda path: None)
+    with pytest.raises(RunError, match="Python lambda"):
+        load_checkpoint_weights(receiver, str(evil))
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------- .keras files with an edited config.json
+HOSTILE_CONFIGS = {
+    "a layer class from another module": set_class(PAYLOAD_MODULE, "Payload"),
+    "os.system as a layer class": set_class("os", "system"),
+    "a registered zoo name over another module": set_class(PAYLOAD_MODULE, "Payload", "zoo>TransformerBlock"),
+    "an activation from another module": set_activation(PAYLOAD_MODULE, "run"),
+    "os.system as an activation": set_activation("os", "system"),
+    "builtins.eval as an activation": set_activation("builtins", "eval"),
+    "keras.utils.get_file": set_activation("keras.utils", "get_file"),
+    "keras.config.set_epsilon": set_activation("keras.config", "set_epsilon"),
+    "a keras.src helper by module path": set_class("keras.src.utils.file_utils", "rmtree"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_CONFIGS))
+def test_a_config_naming_code_outside_keras_and_the_zoo_is_refused(case, run, payload, capfd):
+    weights, name = run
+    best = weights / name / "checkpoints" / "best.keras"
+    check_keras_file(best)  # the untouched model passes
+    edit_keras_config(best, best, HOSTILE_CONFIGS[case])
+    epsilon = keras.config.epsilon()
+    one_error_line(capfd, generate_main, ["-n", name, "-w", weights], "refusing", "nothing of the file was run")
+    assert not payload.exists() and PAYLOAD_MODULE not in sys.modules
+    assert keras.config.epsilon() == epsilon
+    assert not (weights / name / "samples").exists() or not any((weights / name / "samples").glob(f"{name}-0-*"))
+
+
+def test_keras_safe_mode_alone_accepts_a_global_setting_as_an_activation(run, tmp_path):
+    """Why the zoo walks config.json itself: Keras 3.15's safe mode loads this file, and calling the
+    model would set Keras's global epsilon to a tensor."""
+    weights, name = run
+    edited = edit_keras_config(weights / name / "checkpoints" / "best.keras", tmp_path / "m.keras",
+                               set_activation("keras.config", "set_epsilon"))
+    keras.models.load_model(edited, compile=False, safe_mode=True)  # loads: no error from Keras
+    with pytest.raises(RunError, match="keras.config.set_epsilon"):
+        load_model(edited)
+
+
+def test_archive_members_outside_the_archive_are_refused(run, tmp_path):
+    weights, name = run
+    target = tmp_path / "slip.keras"
+    shutil.copy(weights / name / "checkpoints" / "best.keras", target)
+    with zipfile.ZipFile(target, "a") as archive:
+        archive.writestr("../../outside.txt", "x")
+    with pytest.raises(RunError, match="outside the archive"):
+        load_model(target)
+    assert not (tmp_path.parent / "outside.txt").exists()
+
+
+# ---------------------------------------------------------------- SavedModels and other formats
+def test_a_savedmodel_from_elsewhere_is_never_loaded(run, tmp_path, capfd):
+    weights, name = run
+    saved = tmp_path / "savedmodel"
+    tf.saved_model.save(tf.Module(), str(saved))
+    best = weights / name / "checkpoints" / "best.keras"
+    best.unlink()
+    shutil.copytree(saved, best)  # a SavedModel folder in place of the run's model
+    one_error_line(capfd, generate_main, ["-n", name, "-w", weights], "SavedModel", "never loads")
+    one_error_line(capfd, training_main, ["-m", "poex", "-n", "r", "-w", tmp_path / "w2", "--resume", "0", saved],
+                   "SavedModel")
+    assert not (tmp_path / "w2").exists()
+    with pytest.raises(RunError, match="never loads SavedModels"):
+        load_model(saved)
+    # an HDF5 file renamed .keras (here: the run's own resume weights) is not a .keras zip either
+    shutil.rmtree(best)
+    shutil.copy(next((weights / name / "backup").glob("*.weights.h5")), best)
+    one_error_line(capfd, generate_main, ["-n", name, "-w", weights], "not a .keras file")
+
+
+# ---------------------------------------------------------------- run names
+BAD_NAMES = ["../../etc", "/tmp/x", "a/b", "..", ".hidden", "x\n", "a" * 101, ""]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_check_run_name_refuses_paths(name):
+    with pytest.raises(UsageError):
+        check_run_name(name)
+
+
+@pytest.mark.parametrize("name", ["../../etc", "/tmp/x", "a/b"])
+def test_every_entry_point_refuses_a_name_with_a_path(name, tmp_path, capfd, monkeypatch, event_data):
+    monkeypatch.chdir(tmp_path)
+    weights = tmp_path / "w" / "weights"
+    one_error_line(capfd, training_main, ["-m", "lstm", "-n", name, "-p", event_data / "train.pkl", "-w", weights,
+                                          "-t", tmp_path / "w" / "logs", "-e", "1"], repr(name))
+    one_error_line(capfd, generate_main, ["-n", name, "-w", weights], repr(name))
+    one_error_line(capfd, zoo_main, ["evaluate", "-n", name, "-w", weights], repr(name))
+    one_error_line(capfd, zoo_main, ["export", "-n", name, "-w", weights], repr(name))
+    # a run named on another run's behalf: crossmodal --load, multinn --encoders_from
+    one_error_line(capfd, training_main, ["-m", "crossmodal", "-n", "ok", "-w", weights, "--load", name], repr(name))
+    one_error_line(capfd, training_main, ["-m", "multinn", "-n", "ok", "-w", weights, "--encoder", "dbn",
+                                          "--encoders_from", name], repr(name))
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- names inside music files
+def _hostile_midi(path: Path) -> Path:
+    midi = mido.MidiFile(ticks_per_beat=96)
+    for track_name, pitch in (("../../../x", 60), ("/etc/passwd", 64)):
+        track = mido.MidiTrack([mido.MetaMessage("track_name", name=track_name),
+                                mido.MetaMessage("text", text="../../evil")])
+        for i in range(4):
+            track += [mido.Message("note_on", note=pitch + i, velocity=80, time=0 if i == 0 else 48),
+                      mido.Message("note_off", note=pitch + i, velocity=0, time=48)]
+        midi.tracks.append(track)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    midi.save(path)
+    return path
+
+
+def _hostile_leadsheet(path: Path) -> Path:
+    from zoo.music.leadsheet import write_leadsheet
+    from zoo.music.score import ChordSymbol, Score, Track, make_notes
+
+    score = Score(resolution=480, tracks=[Track(name="../../melody", notes=make_notes(
+        pitch=[60, 62, 64, 65], start=[0, 480, 960, 1440], end=[480, 960, 1440, 1920]))],
+        chords=[ChordSymbol(time=0, root=0, pitch_classes=(0, 4, 7), bass=0)],
+        metadata={"title": "../../../etc/passwd"})
+    write_leadsheet(score, path)
+    return path
+
+
+def test_names_inside_primers_never_become_paths(run, tmp_path, capfd):
+    from zoo.music.io import load_score
+
+    weights, name = run
+    odd_folder = tmp_path / "in" / "sub"
+    odd_folder.mkdir(parents=True)
+    # a file name with '..' in the path, spaces, quotes, ';' and '$(...)'
+    midi = _hostile_midi(odd_folder / ".." / "..;$(touch pwned) 'x'.mid")
+    leadsheet = _hostile_leadsheet(odd_folder / "../../etc passwd.ls")
+    assert load_score(leadsheet).metadata["title"] == "../../../etc/passwd"
+    assert load_score(midi).metadata["title"] == "../../../x"
+    before = files_under(tmp_path)
+    samples, chosen = weights / name / "samples", tmp_path / "chosen output"
+    for primer, output in ((midi, None), (leadsheet, chosen)):
+        argv = ["-n", name, "-w", weights, "--primer", primer, "--length", "8", "--num_outputs", "1"]
+        assert run_cli(generate_main, [str(a) for a in argv + (["--output_dir", output] if output else [])]) == 0, \
+            capfd.readouterr().err
+    written = files_under(tmp_path) - before
+    assert written, "nothing was generated"
+    for path in written:  # only in the samples folder or the --output_dir named, under the run's own name
+        assert path.parent in (samples, chosen) and path.name.startswith(f"{name}-0-"), path
+    assert not (tmp_path / "pwned").exists() and not any(tmp_path.rglob("passwd*"))
+
+
+# ---------------------------------------------------------------- a run's config.json, edited
+def _edit_run_config(weights: Path, name: str, edit) -> None:
+    path = weights / name / "config.json"
+    config = json.loads(path.read_text())
+    path.write_text(json.dumps(edit(config)))
+
+
+class _Touch:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+def test_a_test_split_named_by_the_config_is_read_by_the_restricted_unpickler(run, tmp_path, capfd):
+    weights, name = run
+    marker = tmp_path / "pickle-ran"
+    evil = tmp_path / "elsewhere" / "test.pkl"
+    evil.parent.mkdir()
+    evil.write_bytes(pickle.dumps({"format": "zoo-encoded/1", "pieces": [_Touch(marker)]}))
+    pickle.loads(evil.read_bytes())  # control: the payload is live
+    assert marker.exists()
+    marker.unlink()
+    _edit_run_config(weights, name, lambda c: {**c, "data": {**c["data"], "test": str(evil)}})
+    args = ["evaluate", "-n", name, "-w", weights, "--num_samples", "0"]
+    one_error_line(capfd, zoo_main, args, "refusing", "touch")
+    one_error_line(capfd, zoo_main, args + ["-p", evil], "refusing", "touch")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda c: [c], "not a run config"),
+    (lambda c: {k: v for k, v in c.items() if k != "model_type"}, "not a run config"),
+    (lambda c: {**c, "encoding": {**c["encoding"], "not_an_option": 1}}, "encoding config"),
+    (lambda c: {**c, "encoding": "event"}, "must be JSON objects"),
+])
+def test_an_edited_run_config_is_one_clear_error(edit, fragment, run, capfd):
+    weights, name = run
+    _edit_run_config(weights, name, edit)
+    one_error_line(capfd, generate_main, ["-n", name, "-w", weights], "config.json is corrupt", fragment)
+
+
+def test_a_run_config_that_is_not_utf8_json_is_one_clear_error(run, capfd):
+    weights, name = run
+    (weights / name / "config.json").write_bytes(b"\xff\xfe" + b"[" * 100_000)
+    one_error_line(capfd, generate_main, ["-n", name, "-w", weights], "config.json is corrupt")
+
+
+def test_an_unknown_export_format_is_refused_before_it_names_a_path(run, capfd):
+    weights, name = run
+    one_error_line(capfd, zoo_main, ["export", "-n", name, "-w", weights, "--format", "../../x"],
+                   "no export format '../../x'")
+    assert sorted(p.name for p in weights.iterdir()) == [name]
+    assert not any(p.name.startswith("export") for p in (weights / name).iterdir())
+
+
+# ---------------------------------------------------------------- links in a run folder from elsewhere
+def test_links_in_a_run_folder_are_not_written_through(run, tmp_path, capfd):
+    weights, name = run
+    folder = weights / name
+    outside, victim = tmp_path / "outside", tmp_path / "victim.txt"
+    outside.mkdir()
+    victim.write_text("keep me")
+    shutil.rmtree(folder / "samples", ignore_errors=True)
+    (folder / "samples").symlink_to(outside, target_is_directory=True)
+    argv = ["-n", name, "-w", weights, "--length", "8", "--num_outputs", "1"]
+    one_error_line(capfd, generate_main, argv, "symbolic link", "samples")
+    (folder / "samples").unlink()
+    (folder / "samples").mkdir()
+    (folder / "samples" / f"{name}-0-0.mid").symlink_to(victim)
+    one_error_line(capfd, generate_main, argv, "symbolic link", f"{name}-0-0.mid")
+    (folder / "evaluation.csv").symlink_to(victim)
+    one_error_line(capfd, zoo_main, ["evaluate", "-n", name, "-w", weights, "--num_samples", "0"],
+                   "symbolic link", "evaluation.csv")
+    (folder / "export").symlink_to(outside, target_is_directory=True)
+    one_error_line(capfd, zoo_main, ["export", "-n", name, "-w", weights], "symbolic link", "export")
+    assert list(outside.iterdir()) == [] and victim.read_text() == "keep me"
