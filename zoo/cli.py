@@ -242,7 +242,10 @@ def zoo_main(argv: Sequence[str] | None = None) -> None:
     prep.add_argument("--valid_fraction", type=float, default=0.1)
     prep.add_argument("--test_fraction", type=float, default=0.1)
     prep.add_argument("--seed", type=int, default=0, help="seed of the split by piece")
-    prep.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="reader processes")
+    usable_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    prep.add_argument("--workers", type=int, default=usable_cores,
+                      help="reader processes that stream over the files (default: the usable cores; "
+                           "1: read in this process)")
 
     for name, text in [("export", "SavedModel with the model's endpoints, or another format"),
                        ("evaluate", "a run's numbers on its test split")]:
@@ -312,6 +315,8 @@ def _prepare(args: dict, rest: list[str]) -> None:
     else:
         if not args["input"]:
             raise UsageError("prepare needs --input FILE|DIR|music21:<folder> [...]")
+        if args["workers"] < 1:
+            raise UsageError(f"--workers must be at least 1 (got {args['workers']})")
         manifest = prepare(args["input"], encoding, args["output"], args["valid_fraction"],
                            args["test_fraction"], args["seed"], workers=args["workers"])
     print(summary(manifest))

@@ -1,10 +1,17 @@
+import functools
+import inspect
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import mido
 import numpy as np
 import pytest
 
-from helpers import NOTTINGHAM_MIDI, needs_shared
+import prepare_reader_tasks as reader_tasks
+from helpers import NOTTINGHAM_MIDI, ROOT, needs_shared
 from zoo.data.dataset import load_split
 from zoo.data.prepare import prepare, split_indices
 from zoo.encodings import encoding_from_config
@@ -117,3 +124,118 @@ def test_each_tune_of_a_multi_tune_abc_file_is_a_piece(tmp_path):
     assert [len(score.chords) for _, score in scores] == [2, 2]
     # Tune N of name.abc is piece nameN: Nottingham's MIDI copy of that tune shares its split.
     assert piece_key(f"{path}#7") == piece_key(str(tmp_path / "midi" / "tunes7.mid")) == "tunes7"
+
+
+# ---------------------------------------------------------------- streaming over many files (issue 9)
+def _write_tunes(folder, count: int) -> list[str]:
+    """`count` short single-track MIDI files, each a different little tune, plus one broken file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(count):
+        midi = mido.MidiFile()
+        midi.tracks.append(mido.MidiTrack(
+            [mido.Message("note_on", note=48 + (n * 5 + 7 * i) % 36, velocity=80, time=0 if i == 0 else 240)
+             for i in range(12 + n % 5)] + [mido.Message("note_off", note=48, time=240)]))
+        midi.save(folder / f"tune{n:02d}.mid")
+    (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    return sorted(str(p) for p in folder.glob("*.mid"))
+
+
+def test_readers_run_a_bounded_window_ahead_and_answer_in_order(tmp_path):
+    from zoo.data.prepare import CHUNKS_IN_FLIGHT_PER_WORKER, MAX_CHUNK_FILES, iter_scores, map_files
+
+    assert inspect.isgenerator(iter_scores([], progress=False))
+    names = [f"file{n:03d}" for n in range(300)]
+    results = map_files(functools.partial(reader_tasks.mark, tmp_path), names, workers=2)
+    assert inspect.isgenerator(results)
+    assert next(results) == ["file000"]
+    # Only the chunks in flight have been handed to readers, not the whole list.
+    started = len(list(tmp_path.iterdir()))
+    assert 1 <= started <= 2 * CHUNKS_IN_FLIGHT_PER_WORKER * MAX_CHUNK_FILES + MAX_CHUNK_FILES < len(names)
+    assert [answer for [answer] in results] == names[1:]
+
+
+def test_a_reader_that_dies_costs_only_its_file(tmp_path):
+    from zoo.data.prepare import map_files
+
+    names = [f"file{n:02d}" for n in range(10)] + ["die"] + [f"more{n:02d}" for n in range(10)]
+    answers = list(map_files(functools.partial(reader_tasks.mark_or_die, tmp_path), names, workers=2,
+                             crashed=lambda name, reason: [reason]))
+    assert answers[:10] == [[n] for n in names[:10]] and answers[11:] == [[n] for n in names[11:]]
+    assert "the reader process died (SIGKILL" in answers[10][0]
+
+
+def test_reader_processes_are_replaced_as_they_go(monkeypatch):
+    from zoo.data import prepare as prepare_module
+
+    monkeypatch.setattr(prepare_module, "FILES_PER_READER", 4)
+    names = [f"file{n:02d}" for n in range(40)]
+    answers = [answer for [answer] in prepare_module.map_files(reader_tasks.name_and_process, names, workers=2)]
+    assert [name for name, _ in answers] == names
+    # 8 chunks of 5 files, 2 x 4 files a pool: a new pool every 2 chunks, 4 pools of 1 or 2 processes.
+    processes = {pid for _, pid in answers}
+    assert os.getpid() not in processes and 4 <= len(processes) <= 8
+
+
+def test_workers_do_not_change_the_output(tmp_path):
+    """`python -m zoo prepare --workers 2` writes the very bytes `--workers 1` writes."""
+    _write_tunes(tmp_path / "midi", 30)
+    outputs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        done = subprocess.run([sys.executable, "-m", "zoo", "prepare", "--input", str(tmp_path / "midi"),
+                               "-o", str(out), "--workers", str(workers)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "skipped" in done.stderr and "broken.mid" in done.stderr
+        outputs[workers] = {name: (out / name).read_bytes() for name in
+                            ("train.pkl", "valid.pkl", "test.pkl", "manifest.json")}
+    assert outputs[1] == outputs[2]
+    manifest = json.loads(outputs[2]["manifest.json"])
+    assert sum(info["pieces"] for info in manifest["splits"].values()) == 30
+
+
+def test_a_file_that_kills_its_reader_is_skipped_and_the_rest_prepared(tmp_path):
+    files = _write_tunes(tmp_path / "midi", 20)
+    midi = mido.MidiFile()
+    midi.tracks.append(mido.MidiTrack([mido.Message("note_on", note=127, velocity=80, time=0),
+                                       mido.Message("note_off", note=127, time=480)]))
+    midi.save(tmp_path / "midi" / "tune07b.mid")
+    manifest = prepare([str(tmp_path / "midi")], reader_tasks.DyingEventEncoding(), tmp_path / "out",
+                       workers=2, progress=False)
+    reasons = {Path(item["file"]).name: item["reason"] for item in manifest["skipped"]}
+    assert set(reasons) == {"broken.mid", "tune07b.mid"}
+    assert "the reader process died (SIGKILL" in reasons["tune07b.mid"]
+    # Everything else is prepared exactly as if the killing file had not been there.
+    prepare(files, "event", tmp_path / "without", progress=False)
+    for split in ("train", "valid", "test"):
+        assert (tmp_path / "out" / f"{split}.pkl").read_bytes() == (tmp_path / "without" / f"{split}.pkl").read_bytes()
+
+
+def test_a_learnt_vocabulary_reads_again_rather_than_keep_scores(tmp_path, monkeypatch):
+    from zoo.data import prepare as prepare_module
+
+    files = _write_tunes(tmp_path / "midi", 12)
+    reads = []
+    real_load_tunes = prepare_module.load_tunes
+    monkeypatch.setattr(prepare_module, "load_tunes", lambda path: reads.append(path) or real_load_tunes(path))
+    kept = prepare(files, "numeric", tmp_path / "kept", progress=False)
+    assert sorted(reads) == sorted(files)  # small data: every file read once
+    reads.clear()
+    monkeypatch.setattr(prepare_module, "KEPT_SCORES_NOTES", 0)
+    reread = prepare(files, "numeric", tmp_path / "reread", progress=False)
+    train = set(kept["splits"]["train"]["sources"])
+    # No budget for scores: listing, fitting (training files) and encoding each read again; only the
+    # answer for the unreadable file, which holds no score, is kept.
+    readable = [f for f in files if not f.endswith("broken.mid")]
+    assert sorted(reads) == sorted(files + [f for f in files if f in train] + readable)
+    assert reread == kept
+    for split in ("train", "valid", "test"):
+        assert (tmp_path / "kept" / f"{split}.pkl").read_bytes() == (tmp_path / "reread" / f"{split}.pkl").read_bytes()
+
+
+def test_prepare_refuses_fewer_than_one_worker(tmp_path, capsys):
+    from zoo.cli import run_cli, zoo_main
+
+    assert run_cli(zoo_main, ["prepare", "--input", str(tmp_path), "-o", str(tmp_path / "out"),
+                              "--workers", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --workers must be at least 1 (got 0)"
