@@ -261,7 +261,7 @@ def test_ckpt_path_and_train_dir(tmp_path):
     for a, b in zip(model.get_weights(), started.get_weights()):
         np.testing.assert_array_equal(a, b)
     save_model(tiny_model(True), tmp_path / "hier.keras")
-    with pytest.raises(RunError, match="does not fit"):
+    with pytest.raises(RunError, match="do not fit this model"):
         MusicVAE.build({"musicvae": {**vae, "ckpt_path": str(tmp_path / "hier.keras")}}, None)
 
     folder = needs_shared(NOTTINGHAM_MIDI / "melody")

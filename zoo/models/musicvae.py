@@ -361,19 +361,9 @@ def encode_folder(folder: str, encoding: Encoding, workers: int) -> EncodedSplit
 
 def load_checkpoint_weights(model: keras.Model, path: str) -> None:
     """`ckpt_path`: starts from the weights of a saved MusicVAE (.keras or .weights.h5) of the same shape."""
-    from zoo.checkpoints import load_model
-    from zoo.errors import RunError
+    from zoo.checkpoints import load_weights_into
 
-    path = Path(path)
-    try:
-        if path.suffix == ".keras":
-            model.set_weights(load_model(path).get_weights())
-        else:
-            model.load_weights(path)
-    except RunError:
-        raise
-    except Exception as error:  # shape mismatch, missing file, wrong format
-        raise RunError(f"ckpt_path {path} does not fit this model: {str(error).splitlines()[0][:200]}") from None
+    load_weights_into(model, path)
     print(f"starting from the weights of {path}", file=sys.stderr)
 
 
