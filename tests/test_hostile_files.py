@@ -402,3 +402,28 @@ def test_links_in_a_run_folder_are_not_written_through(run, tmp_path, capfd):
     (folder / "export").symlink_to(outside, target_is_directory=True)
     one_error_line(capfd, zoo_main, ["export", "-n", name, "-w", weights], "symbolic link", "export")
     assert list(outside.iterdir()) == [] and victim.read_text() == "keep me"
+
+
+# ---------------------------------------------------------------- a resumed run writes where the command line says
+def test_a_resume_writes_where_the_command_line_says_not_where_config_json_says(run, tmp_path, capfd):
+    weights, name = run
+    elsewhere = tmp_path / "elsewhere"
+    _edit_run_config(weights, name, lambda c: {**c, "args": {
+        **c["args"], "name": "evil", "weights_path": str(elsewhere), "tensorboard_dir": str(elsewhere / "logs")}})
+    capfd.readouterr()
+    argv = ["-m", "lstm", "-n", name, "-w", weights, "-t", tmp_path / "logs", "-e", "3", "--resume_auto", "--verbose", "0"]
+    assert run_cli(training_main, [str(a) for a in argv]) == 0, capfd.readouterr().err
+    assert not elsewhere.exists()
+    assert sorted(p.name for p in weights.iterdir()) == [name]
+    assert json.loads((weights / name / "config.json").read_text())["args"]["weights_path"] == str(weights)
+
+
+def test_a_backup_state_naming_a_file_outside_the_backup_is_refused(run, tmp_path, capfd):
+    weights, name = run
+    backup = weights / name / "backup"
+    backup.mkdir(exist_ok=True)
+    (tmp_path / "outside.weights.h5").write_bytes(b"not weights")
+    for weights_name in ("../../../outside.weights.h5", str(tmp_path / "outside.weights.h5"), ".."):
+        (backup / "state.json").write_text(json.dumps({"weights": weights_name, "epoch": 1, "best_val_loss": 1.0}))
+        argv = ["-m", "lstm", "-n", name, "-w", weights, "-e", "3", "--resume_auto", "--verbose", "0"]
+        one_error_line(capfd, training_main, argv, "state.json is corrupt", "not a file name inside the backup")

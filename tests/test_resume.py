@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from helpers import ROOT, train_args
 from zoo.checkpoints import load_model
@@ -114,6 +115,124 @@ def test_killed_run_resumes_from_its_backup(tmp_path, event_data, capfd):
     assert_only_expected_files(run / "checkpoints", CHECKPOINT_FILES)
     assert_finite_model(run / "model.keras")
 
+
+
+def assert_backup_reads_back(run: Path) -> set[str]:
+    """state.json parses and names a weights file; every weights file there reads back. Returns the stale ones."""
+    import h5py
+
+    named = backup_files(run)
+    stale = {path.name for path in (run / "backup").glob("epoch-*.weights.h5")} - named
+    assert len(stale) <= 1, stale
+    for name in named - {"state.json"} | stale:
+        with h5py.File(run / "backup" / name, "r") as file:  # a truncated file fails to open or to read
+            file.visititems(lambda _, item: item[()] if isinstance(item, h5py.Dataset) else None)
+    return stale
+
+
+def temporaries(run: Path) -> list[Path]:
+    """Hidden temporary files of zoo.atomic writes in the run's folders."""
+    return [path for folder in (run, run / "checkpoints", run / "backup") for path in folder.glob(".*.tmp-*")]
+
+
+def test_killed_custom_train_step_run_resumes_and_generates(tmp_path, capfd):
+    """rnn_nade (its own train_step): SIGKILL as a checkpoint is being written, then --resume_auto and generate.py."""
+    import keras
+
+    from zoo.cli import generate_main
+    from zoo.data.polyphonic import BUNDLED_JSB
+
+    jsb = json.loads(BUNDLED_JSB.read_text())
+    data = tmp_path / "jsb_slice.json"
+    data.write_text(json.dumps({"train": jsb["train"][:16], "valid": jsb["valid"][:4], "test": jsb["test"][:2]}))
+    weights, name, steps = tmp_path / "weights", "nade", 2
+    run = weights / name
+    common = ["-m", "rnn_nade", "-n", name, "-w", str(weights), "-t", str(tmp_path / "logs"), "--dataset", str(data),
+              "--num_hidden", "8", "--rnn_units", "12", "-b", "8", "-s", "16", "--steps_per_epoch", str(steps),
+              "--sample_every", "0", "--verbose", "0", "--intra_op_threads", "1", "--inter_op_threads", "1"]
+    with open(tmp_path / "stderr", "w") as err:
+        process = subprocess.Popen([sys.executable, "training.py", *common, "-e", "500"], cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            # After epoch 2 is committed, kill as soon as a write's temporary file shows (mid-checkpoint); if the
+            # polling misses every write until epoch 4 is committed, kill there (between steps): the checks
+            # below hold for both.
+            deadline, mid_write = time.monotonic() + 240, False
+            while time.monotonic() < deadline and process.poll() is None:
+                epoch = (read_state(run) or {}).get("epoch", 0)
+                mid_write = epoch >= 2 and bool(temporaries(run))
+                if mid_write or epoch >= 4:
+                    break
+                time.sleep(0.002)
+            assert process.poll() is None, f"training ended early:\n{(tmp_path / 'stderr').read_text()}"
+            process.send_signal(signal.SIGKILL)
+        finally:
+            process.kill()
+            process.wait()
+    assert process.returncode == -signal.SIGKILL
+    epoch = read_state(run)["epoch"]
+    assert epoch >= 2
+
+    # Every file the kill left is complete: the checkpoints load, the backup reads back.
+    assert_only_expected_files(run / "checkpoints", CHECKPOINT_FILES)
+    for file in CHECKPOINT_FILES:
+        assert_finite_model(run / "checkpoints" / file)
+    assert_only_expected_files(run / "backup", backup_files(run) | assert_backup_reads_back(run))
+    assert backup_iterations(run) == steps * epoch  # the custom train_step counted its steps
+    keras.backend.clear_session()
+
+    capfd.readouterr()
+    assert run_cli(training_main, [*common, "-e", str(epoch + 2), "--resume_auto"]) == 0
+    err = capfd.readouterr().err
+    assert re.search(rf"resuming '{name}' from its backup after epoch {epoch}\b", err), err
+    # Continued, not restarted: the optimizer came back at its step count and ran two more epochs; the log
+    # holds every epoch once (a row written for an epoch the kill left uncommitted was trimmed).
+    assert backup_iterations(run) == steps * (epoch + 2)
+    assert logged_epochs(run) == list(range(epoch + 2))
+    assert not temporaries(run), temporaries(run)
+    assert_only_expected_files(run / "backup", backup_files(run))
+    assert_finite_model(run / "model.keras")
+
+    output = tmp_path / "generated"
+    assert run_cli(generate_main, ["-n", name, "-w", str(weights), "--output_dir", str(output), "--num_outputs", "1",
+                                   "--length", "8"]) == 0
+    assert any(path.suffix == ".mid" and path.stat().st_size for path in output.iterdir()), list(output.iterdir())
+
+
+def read_state(run: Path) -> dict | None:
+    """backup/state.json, or None before the first commit (it is replaced atomically, never seen half-written)."""
+    path = run / "backup" / "state.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def test_resume_trims_log_rows_of_uncommitted_epochs(tmp_path):
+    """A row for an epoch the kill left uncommitted, or a row cut short, goes; the header and earlier rows stay."""
+    from zoo.train import trim_log
+
+    log = tmp_path / "training_log.csv"
+    log.write_bytes(b"epoch,loss\r\n0,2.5\r\n1,2.0\r\n2,1.5\r\n3,")  # Keras's CSVLogger ends rows in CRLF
+    trim_log(log, 2)
+    assert log.read_bytes() == b"epoch,loss\r\n0,2.5\r\n1,2.0\r\n"
+    trim_log(log, 2)
+    assert log.read_bytes() == b"epoch,loss\r\n0,2.5\r\n1,2.0\r\n"
+    trim_log(tmp_path / "missing.csv", 1)  # nothing to trim, no error
+    assert not (tmp_path / "missing.csv").exists()
+
+
+def test_remove_temporaries_clears_only_what_killed_atomic_writes_left(tmp_path):
+    from zoo.atomic import atomic_path, remove_temporaries
+
+    (tmp_path / "last.keras").write_text("complete")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(tmp_path / "last.keras") as tmp:
+            tmp.write_text("half")
+            leftover = tmp.with_name(tmp.name.replace(".keras", "-copy.keras"))
+            leftover.write_text("what a SIGKILL leaves")  # a SIGKILL runs no finally: simulate its leftover
+            raise KeyboardInterrupt
+    assert (tmp_path / "last.keras").read_text() == "complete"
+    (tmp_path / ".hidden-user-file").write_text("not ours")
+    assert remove_temporaries(tmp_path) == [leftover]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".hidden-user-file", "last.keras"]
 
 def test_check_nan_stops_and_keeps_the_last_good_checkpoint(tmp_path, event_data, capfd):
     weights, name = tmp_path / "weights", "diverge"

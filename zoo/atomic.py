@@ -8,22 +8,62 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+# Temporary names are hidden (a leading dot), so no loader that globs a folder picks one up.
+_TEMPORARY_INFIX = ".tmp-"
+
+
+def _fsync(path: Path, directory: bool = False) -> None:
+    """Flushes a file (or a folder's entries) to disk; best effort where the OS refuses (folders on some systems)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yields a temporary path in the target's folder (same suffix); renames it onto `path` on success."""
+    """Yields a temporary path in the target's folder (same suffix); renames it onto `path` on success.
+
+    The content is flushed to disk before the rename, so even a power cut leaves the old file or the
+    new one, never an empty or half one. A process killed mid-write leaves only the hidden temporary
+    file, which `remove_temporaries` clears (the trainer does so when a run resumes).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.tmp-", suffix="".join(path.suffixes))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}{_TEMPORARY_INFIX}",
+                               suffix="".join(path.suffixes))
     os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(path.parent, directory=True)
     finally:
         tmp.unlink(missing_ok=True)
 
 
+def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Deletes the temporary files that killed `atomic_path` writes left in `folder`; returns them.
+
+    Call it only when no other process writes into `folder` (e.g. when a run starts).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = [path for path in folder.glob(f".*{_TEMPORARY_INFIX}*") if path.is_file()]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
 def write_json(obj: Any, path: str | os.PathLike) -> None:
+    """Writes `obj` as indented, key-sorted JSON atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from zoo.atomic import write_json
 from zoo.checkpoints import save_model, save_weights
+from zoo.errors import RunError
 from zoo.music.io import write_piece
 from zoo.music.pianoroll import pianoroll_image
 
@@ -117,8 +118,15 @@ def read_backup_state(backup: Path) -> dict | None:
     state_path = Path(backup) / "state.json"
     if not state_path.is_file():
         return None
-    state = json.loads(state_path.read_text())
-    state["weights"] = Path(backup) / state["weights"]
+    try:
+        state = json.loads(state_path.read_text())
+        name = state["weights"]
+        if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name:
+            raise ValueError(f"weights {name!r} is not a file name inside the backup folder")
+        state["weights"] = Path(backup) / name
+        int(state["epoch"])
+    except (ValueError, KeyError, TypeError) as error:  # written atomically, so only a foreign hand gets here
+        raise RunError(f"{state_path} is corrupt ({error}); move the backup folder away to start over") from None
     return state if state["weights"].is_file() else None
 
 

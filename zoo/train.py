@@ -6,6 +6,7 @@ shared callbacks. It never names a model type.
 """
 from __future__ import annotations
 
+import csv
 import math
 import platform
 import sys
@@ -16,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.atomic import atomic_path, remove_temporaries
 from zoo.callbacks import Checkpointer, NaNGuard, SampleWriter, read_backup_state
 from zoo.checkpoints import save_model
 from zoo.encodings import encoding_from_config
@@ -71,18 +73,46 @@ def build_compiled(model_type, config: dict[str, Any], encoding) -> keras.Model:
     return model
 
 
+def trim_log(path: Path, initial_epoch: int) -> None:
+    """Keeps the CSV log's rows of epochs before `initial_epoch`: a resumed run redoes the later ones."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as file:
+        rows = list(csv.reader(file))
+    if not rows or "epoch" not in rows[0]:
+        return
+    column = rows[0].index("epoch")
+
+    def kept(row: list[str]) -> bool:
+        try:
+            return int(row[column]) < initial_epoch
+        except (IndexError, ValueError):  # a row cut short by a kill
+            return False
+
+    body = [row for row in rows[1:] if kept(row)]
+    if len(body) == len(rows) - 1:
+        return
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as file:
+        csv.writer(file).writerows([rows[0], *body])
+
+
 def train(args: dict[str, Any]) -> RunFolder:
     """Trains a run as training.py's flags say; returns its folder. Raises ZooError on bad input."""
     model_type = get_model_type(args["model_type"])
+    run = RunFolder(Path(args["weights_path"]), args["name"], Path(args["tensorboard_dir"]))  # checks the name first
     args = model_type.check_args(args)
-    run = RunFolder(Path(args["weights_path"]), args["name"], Path(args["tensorboard_dir"]))
     backup_state = read_backup_state(run.backup)
     if args.get("resume_auto") and run.exists():
         saved = run.load_config()
         if saved["model_type"] != model_type.name:
             raise UsageError(f"run '{run.name}' is a '{saved['model_type']}' run, not '{model_type.name}'")
         # The model and data of a resumed run are the saved ones; only the length of training may change.
-        args = {**saved["args"], "epochs": args["epochs"], "resume_auto": True}
+        # Where it writes comes from the command line, never from the (editable) config.json.
+        args = {**saved["args"], "name": run.name, "weights_path": args["weights_path"],
+                "tensorboard_dir": args["tensorboard_dir"], "epochs": args["epochs"], "resume_auto": True}
+        # What a killed run was writing when it died (hidden temporary files of zoo.atomic) goes.
+        for folder in (run.path, run.checkpoints, run.backup):
+            remove_temporaries(folder)
     elif run.exists():
         raise UsageError(
             f"run '{run.name}' already exists in {run.path} (continue it with --resume_auto, or pick another -n)"
@@ -123,15 +153,20 @@ def train(args: dict[str, Any]) -> RunFolder:
             initial_epoch, best_val_loss = backup_state["epoch"], backup_state["best_val_loss"]
             print(f"resuming '{run.name}' from its backup after epoch {initial_epoch}", file=sys.stderr)
 
+    log_path = run.path / "training_log.csv"
+    if initial_epoch > 0:
+        trim_log(log_path, initial_epoch)
     nan_guard = NaNGuard()
     # The type's callbacks come first: what they add to the epoch's logs (e.g. the learning rate)
     # reaches TensorBoard and the CSV log, and the Checkpointer saves their state after their update.
     type_callbacks = model_type.callbacks(args, run)
+    # The CSV row of an epoch is written before the Checkpointer commits it, so a kill in between leaves a
+    # row that the resume trims (`trim_log`), never a committed epoch without its row.
     callbacks = ([nan_guard] if args["check_nan"] else []) + type_callbacks + [
+        keras.callbacks.CSVLogger(str(log_path), append=initial_epoch > 0),
         Checkpointer(run.checkpoints, run.backup, best_val_loss, stateful=type_callbacks,
                      restored=(backup_state or {}).get("callbacks")),
         keras.callbacks.TensorBoard(log_dir=str(run.log_dir), write_graph=False),
-        keras.callbacks.CSVLogger(str(run.path / "training_log.csv"), append=initial_epoch > 0),
         SampleWriter(
             lambda m, seed: model_type.sample_scores(m, args, encoding, 1, seed, args["sample_length"])[0],
             run.samples, run.log_dir, every=args["sample_every"], seed=args["seed"],
