@@ -176,6 +176,13 @@ def add_training_arguments(parser, default_set: list[str], steps: int, repeats: 
     parser.add_argument("--child", help=argparse.SUPPRESS)
 
 
+
+def training_argv(args) -> list[str]:
+    """The flags of `add_training_arguments` as a child's argv (the parent passes them on to `measure`)."""
+    return ["--steps", str(args.steps), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
+            "--batch", str(args.batch), "--seq-len", str(args.seq_len), "--num-batches", str(args.num_batches),
+            "--seed", str(args.seed)]
+
 def prepare_tf_child(spec: dict, seed: int) -> None:
     """In a TensorFlow child: the zoo importable, the variant's threads and precision set, the seed fixed.
 

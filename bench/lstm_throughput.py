@@ -21,7 +21,7 @@ import os
 import time
 
 from harness import (add_training_arguments, compare_with_peer, describe, fit_timed, measure, prepare_tf_child,
-                     random_windows, tf_threads, variants_to_measure)
+                     random_windows, tf_threads, training_argv, variants_to_measure)
 
 VOCAB = 390  # the event encoding's vocab_size
 MODEL_CONFIG = {
@@ -111,7 +111,7 @@ def run_torch(args) -> dict:
             loss = loss_fn(logits.reshape(-1, VOCAB), y.reshape(-1))
             loss.backward()
             optimizer.step()
-        return float(loss)
+        return float("nan") if loss is None else float(loss)  # --warmup 0 runs no step
 
     train_steps(args.warmup)
     times = []
@@ -191,9 +191,7 @@ def run_tf(args, name: str) -> dict:
 
 def run(name: str, args) -> dict:
     """One measurement in its own process; a variant's environment is set before TensorFlow starts."""
-    argv = ["--steps", str(args.steps), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
-            "--batch", str(args.batch), "--seq-len", str(args.seq_len), "--num-batches", str(args.num_batches),
-            "--seed", str(args.seed)]
+    argv = training_argv(args)
     env = {} if name == "torch" else VARIANTS[name].get("env", {})
     result = measure(__file__, name, argv, lambda r: args.batch * r["steps"], env)
     print(describe(result, "samples/s", f"{result.get('steps')} steps, last loss {result.get('loss', float('nan')):.3f}"),

@@ -20,7 +20,7 @@ import sys
 import time
 
 from harness import (REPO, add_training_arguments, compare_with_peer, describe, fit_timed, measure, prepare_tf_child,
-                     tf_threads, variants_to_measure)
+                     tf_threads, training_argv, variants_to_measure)
 
 KEYS, NADE_HIDDEN, RNN_UNITS = 88, 256, (512, 256)
 VARIANTS: dict[str, dict] = {
@@ -102,7 +102,7 @@ def run_torch(args) -> dict:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
-        return float(loss)
+        return float("nan") if loss is None else float(loss)  # --warmup 0 runs no step
 
     train_steps(args.warmup)
     times = []
@@ -145,9 +145,7 @@ def run_tf(args, name: str) -> dict:
 
 
 def run(name: str, args) -> dict:
-    argv = ["--steps", str(args.steps), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
-            "--batch", str(args.batch), "--seq-len", str(args.seq_len), "--num-batches", str(args.num_batches),
-            "--seed", str(args.seed)]
+    argv = training_argv(args)
     result = measure(__file__, name, argv, lambda r: r["frames_per_repeat"], {})
     print(describe(result, "frames/s", f"{args.steps} steps, last loss {result.get('loss', float('nan')):.3f}"),
           flush=True)

@@ -23,7 +23,7 @@ import os
 import time
 
 from harness import (add_training_arguments, compare_with_peer, describe, fit_timed, measure, prepare_tf_child,
-                     random_windows, tf_threads, variants_to_measure)
+                     random_windows, tf_threads, training_argv, variants_to_measure)
 
 VOCAB = 390  # the event encoding's vocab_size
 
@@ -119,7 +119,7 @@ def run_torch(args) -> dict:
             loss = loss_fn(model(x).reshape(-1, VOCAB), y.reshape(-1))
             loss.backward()
             optimizer.step()
-        return float(loss)
+        return float("nan") if loss is None else float(loss)  # --warmup 0 runs no step
 
     start = time.perf_counter()
     train_steps(args.warmup)
@@ -167,10 +167,8 @@ def run_tf(args, name: str) -> dict:
 
 def run(name: str, args) -> dict:
     """One measurement in its own process, with its progress line."""
-    argv = ["--steps", str(args.steps), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
-            "--batch", str(args.batch), "--seq-len", str(args.seq_len), "--num-batches", str(args.num_batches),
-            "--seed", str(args.seed), "--layers", str(args.layers), "--width", str(args.width),
-            "--heads", str(args.heads), "--ff", str(args.ff)]
+    argv = training_argv(args) + ["--layers", str(args.layers), "--width", str(args.width),
+                                  "--heads", str(args.heads), "--ff", str(args.ff)]
     if args.torch_threads:
         argv += ["--torch-threads", str(args.torch_threads)]
     result = measure(__file__, name, argv, lambda r: args.batch * args.steps)
