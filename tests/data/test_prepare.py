@@ -47,6 +47,25 @@ def test_numeric_vocabulary_comes_from_the_training_split(tmp_path, chorale_file
     assert set(encoding.to_config()["vocabulary"]) == train_tokens
 
 
+
+def test_a_hash_in_a_file_name_is_not_a_tune_number(tmp_path, chorale_files):
+    """'C#minor.mid' is a file, not tune 'minor' of 'C': the vocabulary is learnt from it."""
+    import shutil
+
+    from zoo.data.prepare import piece_key, split_source
+
+    assert split_source("dir/reels.abc#12") == ("dir/reels.abc", "12")
+    assert split_source("dir/C#minor 1.mid") == ("dir/C#minor 1.mid", "")
+    assert piece_key("a/C#minor 1.mid") != piece_key("a/C#minor 2.mid")
+    folder = tmp_path / "C#"
+    folder.mkdir()
+    files = []
+    for i, path in enumerate(chorale_files[:4]):
+        files.append(str(folder / f"C#minor {i}{Path(path).suffix}"))
+        shutil.copy(path, files[-1])
+    manifest = prepare(files, "numeric", tmp_path / "out", valid_fraction=0.25, test_fraction=0.25, progress=False)
+    assert len(encoding_from_config(manifest["encoding"]).to_config()["vocabulary"]) > 10
+
 def test_unreadable_files_are_skipped_and_listed(tmp_path, chorale_files):
     folder = tmp_path / "mixed"
     folder.mkdir()

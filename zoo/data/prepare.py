@@ -228,7 +228,12 @@ def map_files(task: Callable[[str], list], files: Sequence[str], workers: int = 
                     pool.shutdown(wait=True)
                     pool, given = ProcessPoolExecutor(workers, mp_context=_reader_context()), 0
                 chunk = chunks.popleft()
-                in_flight.append((chunk, pool.submit(_run_chunk, task, chunk)))
+                try:
+                    future = pool.submit(_run_chunk, task, chunk)
+                except BrokenProcessPool:  # a reader died since the last result: handled below like its chunk
+                    future = Future()
+                    future.set_exception(BrokenProcessPool("a reader process died"))
+                in_flight.append((chunk, future))
                 given += len(chunk)
             chunk, future = in_flight.popleft()
             try:
@@ -300,8 +305,14 @@ def piece_key(source: str) -> str:
     """Files with the same name in different folders are one piece (e.g. Nottingham's full, melody/
     and chords/ versions of a tune), so they always land in the same split. Tune N of a multi-tune
     file `name.abc` is piece `nameN`, which is how Nottingham names its MIDI copy of that tune."""
-    path, _, tune = source.partition("#")
+    path, tune = split_source(source)
     return Path(path).stem.lower() + tune
+
+
+def split_source(source: str) -> tuple[str, str]:
+    """'dir/reels.abc#12' -> ('dir/reels.abc', '12'); a '#' that is part of a file name stays ('C#minor.mid', '')."""
+    path, mark, tune = source.rpartition("#")
+    return (path, tune) if mark and tune.isdigit() else (source, "")
 
 
 def split_by_piece(paths: Sequence[str], valid_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
@@ -373,9 +384,12 @@ def _fit_streaming(encoding: Encoding, files: Sequence[str], valid_fraction: flo
     for encoding."""
     kept: dict[str, list] = {}
     notes_kept = 0
-    sources = []
+    sources, file_of = [], {}
     for path, pieces in _read_files(files, workers, {}, "listing", progress):
-        sources.extend(source for source, score, _ in pieces if score is not None)
+        for source, score, _ in pieces:
+            if score is not None:
+                sources.append(source)
+                file_of[source] = path
         notes = sum(score.num_notes for _, score, _ in pieces if score is not None)
         if notes_kept + notes <= KEPT_SCORES_NOTES:
             kept[path] = pieces
@@ -384,7 +398,7 @@ def _fit_streaming(encoding: Encoding, files: Sequence[str], valid_fraction: flo
         return encoding, kept  # `prepare` reports that nothing could be used
     splits = split_by_piece(sources, valid_fraction, test_fraction, seed)
     train_sources = {sources[i] for i in splits["train"]}
-    train_file_names = {source.partition("#")[0] for source in train_sources}
+    train_file_names = {file_of[source] for source in train_sources}
     train_files = [f for f in files if f in train_file_names]
     # `fit` gets the kept scores by reference: `kept` still holds them for the encoding pass.
     reading = _read_files(train_files, workers, dict(kept), "fitting", progress)
