@@ -76,6 +76,13 @@ def test_midi_endless_variable_length_number_is_refused_fast(tmp_path):
         load_score(path)
 
 
+
+def test_midi_with_a_long_utf8_lyric_still_loads(tmp_path):
+    lyric = ("\u3042" * 3000).encode("utf-8")  # 9,000 bytes with the high bit set, no break
+    path = tmp_path / "lyric.mid"
+    path.write_bytes(midi_bytes(b"\x00\xff\x05\xc6\x28" + lyric + NOTE + END))  # length 9000 = varlen c6 28
+    assert load_score(path).num_notes == 1
+
 def test_midi_larger_than_the_limit_is_refused(tmp_path, monkeypatch):
     from zoo.music import midi
 
