@@ -124,7 +124,8 @@ def read_backup_state(backup: Path) -> dict | None:
         if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name:
             raise ValueError(f"weights {name!r} is not a file name inside the backup folder")
         state["weights"] = Path(backup) / name
-        int(state["epoch"])
+        state["epoch"] = int(state["epoch"])
+        state["best_val_loss"] = float(state.get("best_val_loss", math.inf))
     except (ValueError, KeyError, TypeError) as error:  # written atomically, so only a foreign hand gets here
         raise RunError(f"{state_path} is corrupt ({error}); move the backup folder away to start over") from None
     return state if state["weights"].is_file() else None

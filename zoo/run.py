@@ -116,6 +116,8 @@ class RunFolder:
             raise RunError(f"{self.config_path} is corrupt: {str(error)[:200]}") from None
         if not isinstance(config, dict) or not isinstance(config.get("model_type"), str):
             raise RunError(f"{self.config_path} is corrupt: not a run config (no model_type)")
+        if not isinstance(config.get("args", {}), dict):
+            raise RunError(f"{self.config_path} is corrupt: its args must be a JSON object")
         return config
 
     def model_file(self, which: str = "best") -> Path:

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from zoo.atomic import atomic_path, remove_temporaries
 from zoo.callbacks import Checkpointer, NaNGuard, SampleWriter, read_backup_state
-from zoo.checkpoints import save_model
+from zoo.checkpoints import load_weights_into, save_model
 from zoo.encodings import encoding_from_config
 from zoo.errors import UsageError, ZooError
 from zoo.models import get_model_type
@@ -149,7 +149,7 @@ def train(args: dict[str, Any]) -> RunFolder:
         initial_epoch, best_val_loss = model_type.initial_epoch(args), math.inf
         if backup_state is not None:
             model_type.build_optimizer_state(model)
-            model.load_weights(backup_state["weights"])
+            load_weights_into(model, backup_state["weights"])  # a truncated backup is a RunError, not a traceback
             initial_epoch, best_val_loss = backup_state["epoch"], backup_state["best_val_loss"]
             print(f"resuming '{run.name}' from its backup after epoch {initial_epoch}", file=sys.stderr)
 

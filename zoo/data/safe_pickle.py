@@ -66,7 +66,7 @@ def _safe_encode(obj, encoding="utf-8", errors="strict"):
     """_codecs.encode as protocol 2 pickles bytes: a str to latin-1; no other codec is looked up."""
     if not isinstance(obj, str) or str(encoding).lower() not in _LATIN1:
         raise UnsafePickleError(f"refusing _codecs.encode with codec {str(encoding)[:30]!r} in a pickle")
-    return obj.encode("latin-1", errors if errors in ("strict",) else "strict")
+    return obj.encode("latin-1")  # strict whatever `errors` says: no error handler is looked up either
 
 
 def _is_shape(shape) -> bool:
