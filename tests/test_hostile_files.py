@@ -189,6 +189,7 @@ HOSTILE_CONFIGS = {
     "keras.utils.get_file": set_activation("keras.utils", "get_file"),
     "keras.config.set_epsilon": set_activation("keras.config", "set_epsilon"),
     "a keras.src helper by module path": set_class("keras.src.utils.file_utils", "rmtree"),
+    "a zoo function that writes files": set_activation("zoo.atomic", "write_json"),
 }
 
 

@@ -200,6 +200,8 @@ def _unsafe_reference(node: dict) -> str | None:
                                          for space in _KERAS_BUILTIN_SPACES):
             return None
         return f"'builtins.{name}', which is neither a Keras built-in nor a zoo function"
+    if isinstance(module, str) and module.split(".", 1)[0] == "zoo":
+        return f"{label}, which is not one of the zoo's registered Keras objects"
     if plain_module:
         return None  # Keras looks these up among its own objects and the registered ones only
     return f"{label} from module '{module}'"
