@@ -164,10 +164,11 @@ def prepare_data(kind: str, out: Path) -> Path | None:
 
 
 # ---------------------------------------------------------------- what a kill leaves behind
-def temporaries(run: Path) -> list[Path]:
-    """Temporary files of `zoo.atomic.atomic_path` (hidden `.NAME.tmp-*`) in the run's folders."""
-    return [path for folder in (run, run / "checkpoints", run / "backup") if folder.is_dir()
-            for path in folder.glob(".*.tmp-*")]
+def run_temporaries(run: Path) -> list[Path]:
+    """Temporary files of `zoo.atomic.atomic_path` in the run's folders."""
+    from zoo.atomic import temporaries
+
+    return [path for folder in (run, run / "checkpoints", run / "backup") for path in temporaries(folder)]
 
 
 def committed_epoch(run: Path) -> int | None:
@@ -293,7 +294,7 @@ def kill_at_random(process: subprocess.Popen, run: Path, mode: str, floor: int, 
         if _wait(process, lambda: config.is_file() and config.stat().st_mtime >= launched - 1, deadline):
             time.sleep(rng.uniform(0, 3))
     elif mode == "final":
-        _wait(process, lambda: bool(list(run.glob(".model.tmp-*"))), deadline, poll=0.001)
+        _wait(process, lambda: any(p.name.startswith(".model.") for p in run_temporaries(run)), deadline, poll=0.001)
     else:
         after = rng.randint(floor + 1, max(floor + 1, epochs - 2))
         if not _wait(process, lambda: (committed_epoch(run) or 0) >= after, deadline):
@@ -302,7 +303,7 @@ def kill_at_random(process: subprocess.Popen, run: Path, mode: str, floor: int, 
             start = time.monotonic()  # an epoch's length, measured, then a random moment in the next one
             if _wait(process, lambda: (committed_epoch(run) or 0) >= after + 1, deadline):
                 time.sleep(rng.uniform(0, time.monotonic() - start))
-        elif _wait(process, lambda: bool(temporaries(run)), deadline, poll=0.001):
+        elif _wait(process, lambda: bool(run_temporaries(run)), deadline, poll=0.001):
             time.sleep(rng.uniform(0, 0.02))  # somewhere inside the write (a .keras save takes tens of ms)
     if process.poll() is None:
         process.send_signal(signal.SIGKILL)
@@ -358,7 +359,7 @@ def trial(model_type: str, spec: TypeSpec, data: Path, index: int, rng: random.R
                 kills.append(kill)
             break
         kills.append(kill)
-        kill.mid_write = bool(temporaries(run))
+        kill.mid_write = bool(run_temporaries(run))
         kill.backup_epoch = committed_epoch(run)
         kill.steps = optimizer_steps(run)
         if attempt and RESUMING.search(stderr_path.read_text(errors="replace")):
@@ -393,8 +394,8 @@ def trial(model_type: str, spec: TypeSpec, data: Path, index: int, rng: random.R
     if not (run / "model.keras").is_file():
         last.failures.append("no model.keras after the resumed run")
     last.failures += [f"after the resume: {p}" for p in check_files(run)]
-    if temporaries(run):
-        last.failures.append(f"temporary files left: {[p.name for p in temporaries(run)]}")
+    if run_temporaries(run):
+        last.failures.append(f"temporary files left: {[p.name for p in run_temporaries(run)]}")
 
     output = args.workdir / "generated" / name
     shutil.rmtree(output, ignore_errors=True)
@@ -447,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [t for t in types if t not in TYPES]
     if unknown or args.kills < 1 or args.epochs < 4:
         parser.error(f"unknown types {unknown}" if unknown else "--kills must be >= 1 and --epochs >= 4")
+    temporary_workdir = args.workdir is None
     args.workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="kill-resume-"))).resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -487,7 +489,12 @@ def main(argv: list[str] | None = None) -> int:
     total_tried, total_survived = sum(r[1] for r in rows), sum(r[2] for r in rows)
     print(f"\n{total_survived}/{total_tried} kills survived; wall time {time.monotonic() - started:.0f} s; "
           f"seed {args.seed}, {args.epochs} epochs a run")
-    return 0 if total_survived == total_tried and not any(r[4] for r in rows) else 1
+    passed = total_survived == total_tried and not any(r[4] for r in rows)
+    if passed and temporary_workdir:
+        shutil.rmtree(args.workdir, ignore_errors=True)
+    elif not passed:
+        print(f"runs and logs kept in {args.workdir}", flush=True)
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

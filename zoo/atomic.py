@@ -49,15 +49,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def temporaries(folder: str | os.PathLike) -> list[Path]:
+    """The hidden temporary files of `atomic_path` writes in `folder` (in progress, or left by a kill)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return [path for path in folder.glob(f".*{_TEMPORARY_INFIX}*") if path.is_file()]
+
+
 def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
     """Deletes the temporary files that killed `atomic_path` writes left in `folder`; returns them.
 
     Call it only when no other process writes into `folder` (e.g. when a run starts).
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    removed = [path for path in folder.glob(f".*{_TEMPORARY_INFIX}*") if path.is_file()]
+    removed = temporaries(folder)
     for path in removed:
         path.unlink(missing_ok=True)
     return removed

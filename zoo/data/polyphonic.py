@@ -20,8 +20,9 @@ from zoo.data.safe_pickle import dump_pickle
 from zoo.errors import DataError
 
 LOWEST_PITCH, NUM_KEYS = 21, 88
-# Parsed JSON takes ~30 bytes of memory per byte of file; the four benchmarks' files are at most a few MB.
-MAX_FILE_BYTES = 64 * 1024 * 1024
+# Parsed JSON takes ~30 bytes of memory per byte of file (16 MB -> ~0.5 GB); the four benchmarks' files are
+# at most a few MB.
+MAX_FILE_BYTES = 16 * 1024 * 1024
 SPLITS = ("train", "valid", "test")
 BUNDLED_JSB = Path(__file__).resolve().parent / "benchmarks" / "JSB_Chorales.json"
 

@@ -280,7 +280,10 @@ def read_scores(files: Sequence[str], workers: int = 1, progress: bool = True):
     Holds every parsed score: for large folders use `iter_scores` or `prepare`, which stream."""
     scores, skipped = [], []
     for source, score, reason in iter_scores(files, workers, progress):
-        (scores.append((source, score)) if score is not None else skipped.append((source, reason)))
+        if score is not None:
+            scores.append((source, score))
+        else:
+            skipped.append((source, reason))
     return scores, skipped
 
 
@@ -447,7 +450,10 @@ def prepare(
         encoding, kept = _fit_streaming(encoding, files, valid_fraction, test_fraction, seed, workers, progress)
     readable, skipped = [], []
     for result in _encode_files(files, encoding, kept, workers, progress):
-        (readable.append(result) if result.readable else skipped.append((result.source, result.reason)))
+        if result.readable:
+            readable.append(result)
+        else:
+            skipped.append((result.source, result.reason))
     if not readable:
         reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3])
         raise DataError(f"none of the {len(files)} files could be used ({reasons})")

@@ -13,18 +13,13 @@ from typing import Iterable
 import numpy as np
 
 from zoo.errors import ScoreReadError, UsageError
-from zoo.music.score import Score
+from zoo.music.score import MAX_PIECE_QUARTERS, MAX_PIECE_SECONDS, Score
 
 MIDI_SUFFIXES = (".mid", ".midi")
 MUSIC21_SUFFIXES = (".xml", ".musicxml", ".mxl", ".abc", ".krn")
 LEADSHEET_SUFFIXES = (".ls",)  # Impro-Visor lead sheets (zoo/music/leadsheet.py)
 SCORE_SUFFIXES = MIDI_SUFFIXES + MUSIC21_SUFFIXES + LEADSHEET_SUFFIXES  # what a folder scan picks up
 WRITE_SUFFIXES = MIDI_SUFFIXES + (".xml", ".musicxml") + LEADSHEET_SUFFIXES
-# The longest piece a reader hands on. Encodings allocate per time step, so a corrupt file whose last
-# event sits at tick 2**31 (or that plays a few notes at 3 quarters a minute) must stop here, not as
-# gigabytes of piano-roll. 20,000 quarters is ~2.8 hours at 120 qpm; 4 hours of sound at any tempo.
-MAX_PIECE_QUARTERS = 20_000
-MAX_PIECE_SECONDS = 4 * 3600.0
 
 
 def load_score(path: str | os.PathLike) -> Score:

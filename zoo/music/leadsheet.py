@@ -31,8 +31,7 @@ import numpy as np
 from zoo.atomic import atomic_path
 from zoo.errors import ScoreReadError
 from zoo.music.chords import ROOT_NAMES, UnknownChordError, chord_name, parse_chord
-from zoo.music.io import MAX_PIECE_QUARTERS
-from zoo.music.score import ChordSymbol, Score, Tempo, TimeSignature, Track, make_notes
+from zoo.music.score import MAX_PIECE_QUARTERS, ChordSymbol, Score, Tempo, TimeSignature, Track, make_notes
 
 LS_RESOLUTION = 120  # ticks per quarter = Impro-Visor slots (480 per whole note)
 WHOLE = 4 * LS_RESOLUTION
@@ -128,7 +127,7 @@ def read_leadsheet(path: str | os.PathLike) -> Score:
     Raises:
         ScoreReadError: unreadable or too large (`MAX_FILE_BYTES`) text, malformed notes or durations, a
             meter numerator above `MAX_METER_NUMERATOR`, several chord parts, no chord chart, nothing
-            at all, or more than `zoo.music.io.MAX_PIECE_QUARTERS` quarter notes.
+            at all, or more than `zoo.music.score.MAX_PIECE_QUARTERS` quarter notes.
     """
     path = Path(path)
     try:

@@ -10,6 +10,12 @@ import dataclasses
 
 import numpy as np
 
+# The longest piece a reader hands on. Encodings allocate per time step, so a corrupt file whose last
+# event sits at tick 2**31 (or that plays a few notes at 3 quarters a minute) must stop here, not as
+# gigabytes of piano-roll. 20,000 quarters is ~2.8 hours at 120 qpm; 4 hours of sound at any tempo.
+MAX_PIECE_QUARTERS = 20_000
+MAX_PIECE_SECONDS = 4 * 3600.0
+
 NOTE_DTYPE = np.dtype([("pitch", np.int16), ("start", np.int64), ("end", np.int64), ("velocity", np.int16)])
 DEFAULT_RESOLUTION = 480
 DEFAULT_TEMPO_QPM = 120.0
