@@ -204,14 +204,64 @@ def mix(magnitudes, labels, weights, log_mean: float, log_scale: float, label_or
     return x, tf.concat(parts, axis=1), classes
 
 
+BINS_PER_SEMITONE = cqt.BINS_PER_OCTAVE // 12
+
+
+def transpose_notes(magnitudes, labels, semitones):
+    """Transposes notes by whole semitones: CQT frames slid along frequency, labels moved with them (TF ops).
+
+    A constant-Q frame of a note k semitones higher is, up to timbre, the same frame `4 k` bins up,
+    so training notes transposed by a semitone or two stand in for the (pitch, dynamics) pairs the
+    note-wise split withholds. Bins slid in from outside the range are silent (magnitude 0).
+
+    Args:
+        magnitudes: float32 [..., 410] linear magnitudes.
+        labels: int32 [..., 3] (octave, pitch class with A = 0, dynamics).
+        semitones: int32 [...] the transposition of each note.
+    """
+    import tensorflow as tf
+
+    semitones = tf.cast(semitones, tf.int32)
+    source_bin = tf.range(cqt.NUM_BINS)[None] - tf.reshape(semitones * BINS_PER_SEMITONE, (-1, 1))
+    flat = tf.reshape(magnitudes, (-1, cqt.NUM_BINS))
+    moved = tf.gather(flat, tf.clip_by_value(source_bin, 0, cqt.NUM_BINS - 1), batch_dims=1)
+    moved = tf.where((source_bin >= 0) & (source_bin < cqt.NUM_BINS), moved, 0.0)
+    octave, pitch, dynamics = tf.unstack(labels, axis=-1)
+    midi = (octave + 1) * 12 + (pitch - 3) % 12 + semitones  # zoo.encodings.notes.midi_of, in TF
+    moved_labels = tf.stack([midi // 12 - 1, (midi % 12 + 3) % 12, dynamics], axis=-1)
+    return tf.reshape(moved, tf.shape(magnitudes)), moved_labels
+
+
+def random_transpositions(labels, ranges, max_semitones: int, seed):
+    """Uniform semitone shifts in [-max, max] per note [B, n]; 0 where the shift leaves the instrument's range.
+
+    Args:
+        labels: int32 [B, n, 3] (octave, pitch, dynamics); ranges: [(lowest, highest) MIDI pitch] per instrument.
+    """
+    import tensorflow as tf
+
+    shape = tf.shape(labels)[:2]
+    shifts = tf.random.stateless_uniform(shape, seed, -max_semitones, max_semitones + 1, dtype=tf.int32)
+    midi = (labels[..., 0] + 1) * 12 + (labels[..., 1] - 3) % 12 + shifts
+    low = tf.constant([r[0] for r in ranges], tf.int32)[None]
+    high = tf.constant([r[1] for r in ranges], tf.int32)[None]
+    return tf.where((midi >= low) & (midi <= high), shifts, 0)
+
+
 def mixture_dataset(sources: list[tuple[np.ndarray, np.ndarray]], batch_size: int, mode: str, seed: int,
-                    mixing: dict, steps: int | None = None):
+                    mixing: dict, steps: int | None = None, pitch_shift: int = 0,
+                    ranges: list[tuple[int, int]] | None = None):
     """Training batches (x, y): each instrument's frames reshuffled every pass and drawn in lock-step.
 
     One epoch is `steps` batches (default: one pass over the largest instrument's frames).
     `mixing` holds `mix`'s keyword arguments (log_mean, log_scale, label_order, head_sizes, extra_class).
+    `pitch_shift` > 0 transposes each note by a random number of semitones up to that many
+    (`transpose_notes`), staying inside `ranges`, the (lowest, highest) MIDI pitch of each source.
     """
     import tensorflow as tf
+
+    if pitch_shift and (ranges is None or len(ranges) != len(sources)):
+        raise ValueError("pitch_shift needs the pitch range of every source")
 
     largest = max(len(m) for m, _ in sources)
     steps = steps or max(1, largest // batch_size)
@@ -222,9 +272,13 @@ def mixture_dataset(sources: list[tuple[np.ndarray, np.ndarray]], batch_size: in
     seeds = tf.data.Dataset.random(seed=seed).batch(2)
 
     def combine(seed_pair, *batches):
+        seed_pair = tf.cast(seed_pair, tf.int32)
         mags = tf.stack([b[0] for b in batches], axis=1)
         labs = tf.stack([b[1] for b in batches], axis=1)
-        weights = mixture_weights(batch_size, len(batches), mode, tf.cast(seed_pair, tf.int32))
+        if pitch_shift:
+            shift_seed = tf.random.experimental.stateless_fold_in(seed_pair, 1)  # the weights keep their stream
+            mags, labs = transpose_notes(mags, labs, random_transpositions(labs, ranges, pitch_shift, shift_seed))
+        weights = mixture_weights(batch_size, len(batches), mode, seed_pair)
         x, y, _ = mix(mags, labs, weights, **mixing)
         return x, y
 

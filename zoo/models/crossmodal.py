@@ -26,7 +26,7 @@ import numpy as np
 
 from zoo.data.dataset import TrainingData, resolve_training_data
 from zoo.data.notes_dataset import fixed_mixtures, instrument_frames, mixture_dataset
-from zoo.encodings.notes import LABEL_SIZES, LABELS, NotesEncoding, check_instruments
+from zoo.encodings.notes import INSTRUMENTS, LABEL_SIZES, LABELS, NotesEncoding, check_instruments
 from zoo.errors import UsageError
 from zoo.layers.crossmodal_vae import CrossModalVAE
 from zoo.models.registry import ModelType, register_model_type
@@ -75,6 +75,9 @@ class CrossModal(ModelType):
         parser.add_argument("--random_mode", choices=["constant", "bernoulli"], default="constant",
                             help="mixture weights: all 1, or each instrument present with p = 0.5")
         parser.add_argument("--zero_extra_class", type=_flag, default=1, help="1: each head has a silent class")
+        parser.add_argument("--pitch_shift", type=int, default=0,
+                            help="transpose each training note by up to this many semitones at random, its frames "
+                                 "and labels together, inside the instrument's range (0: off, as the original)")
         parser.add_argument("--save_epochs", type=int, default=500, help="also keep checkpoints/epoch-N.keras every N epochs")
         parser.add_argument("--plot_epochs", type=int, default=100, help="reconstruction plot in samples/ every N epochs")
         parser.add_argument("--load", default=None, help="start from the weights of this run (same -w folder)")
@@ -110,7 +113,7 @@ class CrossModal(ModelType):
         frames = args["frames"]
         if len(frames) > 2 or (len(frames) == 2 and not 0 <= frames[0] < frames[1]) or any(f < 0 for f in frames):
             raise UsageError(f"--frames takes START END with 0 <= START < END, one index, or nothing (got {frames})")
-        for name in ("save_epochs", "plot_epochs", "adv_dim", "adv_num"):
+        for name in ("save_epochs", "plot_epochs", "adv_dim", "adv_num", "pitch_shift"):
             if args[name] < 0:
                 raise UsageError(f"--{name} must not be negative (got {args[name]})")
         if args["loss_function"] not in cls.loss_functions:
@@ -175,7 +178,9 @@ class CrossModal(ModelType):
         mixing = cls.mixing(config, encoding)
         train = cls.sources(data.train.pieces, config, encoding)
         valid = cls.sources(data.valid.pieces, config, encoding)
-        train_ds = mixture_dataset(train, config["batch_size"], config["random_mode"], config["seed"], mixing)
+        ranges = [INSTRUMENTS[name][1:] for name in config["instruments"]]
+        train_ds = mixture_dataset(train, config["batch_size"], config["random_mode"], config["seed"], mixing,
+                                   pitch_shift=config.get("pitch_shift", 0), ranges=ranges)
         x, y, _, _ = fixed_mixtures(valid, config["random_mode"], config["seed"], mixing)
         valid_ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(config["batch_size"])
         counts = ", ".join(f"{name} {len(m)}" for name, (m, _) in zip(config["instruments"], train))
