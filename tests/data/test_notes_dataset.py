@@ -2,7 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
-from zoo.data.notes_dataset import mixture_dataset, random_transpositions, transpose_notes
+from zoo.data.notes_dataset import every_transposition, mixture_dataset, random_transpositions, transpose_notes
 from zoo.encodings.notes import INSTRUMENTS, midi_of, octave_of, pitch_class_of
 from zoo.music import cqt
 
@@ -82,3 +82,15 @@ def test_the_mixture_stream_transposes_only_when_asked():
     assert pitches.min() >= ranges[0][0] and pitches.max() <= ranges[0][1] and (dynamics == 1).all()
     x = np.concatenate([batch[0].numpy() for batch in moved])
     assert np.isclose(x, np.log(1e-6)).any(axis=1).mean() > 0.3  # slid-in bins are silent
+
+
+def test_every_transposition_lists_each_shift_inside_the_range():
+    low, high = INSTRUMENTS["Flute"][1:]
+    midis = np.array([low, 72, high])
+    mags = np.stack([_sine_frame(200)] * 3)
+    labels = np.array([_labels(m) for m in midis], np.int32)
+    moved, moved_labels = every_transposition(mags, labels, 2, (low, high))
+    pitches = sorted(midi_of(moved_labels[:, 0], moved_labels[:, 1]).tolist())
+    assert pitches == [low, low + 1, low + 2, 70, 71, 72, 73, 74, high - 2, high - 1, high]
+    assert moved.shape == (11, cqt.NUM_BINS)
+    assert sorted(moved.argmax(axis=1).tolist()) == sorted([200, 204, 208, 192, 196, 200, 204, 208, 192, 196, 200])

@@ -248,6 +248,23 @@ def random_transpositions(labels, ranges, max_semitones: int, seed):
     return tf.where((midi >= low) & (midi <= high), shifts, 0)
 
 
+def every_transposition(magnitudes: np.ndarray, labels: np.ndarray, max_semitones: int, pitch_range: tuple[int, int]
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """One instrument's frames [N, 410] and labels [N, 3] at every shift in [-max, max] that stays in its range.
+
+    The deterministic counterpart of the training stream's random transpositions, for a classifier
+    (the PCA baseline) that should see the same notes the model trained on.
+    """
+    midi = (labels[:, 0] + 1) * 12 + (labels[:, 1] - 3) % 12
+    mags, labs = [], []
+    for shift in range(-max_semitones, max_semitones + 1):
+        keep = (midi + shift >= pitch_range[0]) & (midi + shift <= pitch_range[1])
+        moved = transpose_notes(magnitudes[keep], labels[keep], np.full(int(keep.sum()), shift, np.int32))
+        mags.append(moved[0].numpy())
+        labs.append(moved[1].numpy())
+    return np.concatenate(mags), np.concatenate(labs)
+
+
 def mixture_dataset(sources: list[tuple[np.ndarray, np.ndarray]], batch_size: int, mode: str, seed: int,
                     mixing: dict, steps: int | None = None, pitch_shift: int = 0,
                     ranges: list[tuple[int, int]] | None = None):

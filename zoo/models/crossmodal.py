@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 from zoo.data.dataset import TrainingData, resolve_training_data
-from zoo.data.notes_dataset import fixed_mixtures, instrument_frames, mixture_dataset
+from zoo.data.notes_dataset import every_transposition, fixed_mixtures, instrument_frames, mixture_dataset
 from zoo.encodings.notes import INSTRUMENTS, LABEL_SIZES, LABELS, NotesEncoding, check_instruments
 from zoo.errors import UsageError
 from zoo.layers.crossmodal_vae import CrossModalVAE
@@ -150,9 +150,12 @@ class CrossModal(ModelType):
                 "head_sizes": [LABEL_SIZES[label] + extra for label in config["labels"]], "extra_class": extra}
 
     @classmethod
-    def sources(cls, pieces: list[dict], config: dict[str, Any], encoding: NotesEncoding
+    def sources(cls, pieces: list[dict], config: dict[str, Any], encoding: NotesEncoding, transposed: bool = False
                 ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(magnitudes, labels) of each of the run's instruments in a split; UsageError for one the data lacks."""
+        """(magnitudes, labels) of each of the run's instruments in a split; UsageError for one the data lacks.
+
+        `transposed`: also every transposition the run's `--pitch_shift` trains on (`every_transposition`).
+        """
         missing = [name for name in config["instruments"] if name not in encoding.instruments]
         if missing:
             raise UsageError(f"the data set has no {', '.join(missing)} notes (it holds: {' '.join(encoding.instruments)})")
@@ -168,6 +171,8 @@ class CrossModal(ModelType):
             mags, labels = instrument_frames(pieces, encoding.instruments.index(name), frames)
             if len(mags) == 0:
                 raise UsageError(f"no {name} frames in this split with --frames {' '.join(map(str, config['frames']))}")
+            if transposed and config.get("pitch_shift", 0):
+                mags, labels = every_transposition(mags, labels, config["pitch_shift"], INSTRUMENTS[name][1:])
             result.append((mags, labels))
         return result
 
@@ -335,7 +340,12 @@ class EpochSaver(keras.callbacks.Callback):
             save_model(self.model, self.folder / f"epoch-{epoch + 1:04d}.keras")
 
 
-def evaluation_mixtures(pieces, config, encoding, mode: str | None = None, seed: int = 0):
-    """Deterministic test mixtures of a split for this run: (x, y, classes, weights) numpy arrays."""
+def evaluation_mixtures(pieces, config, encoding, mode: str | None = None, seed: int = 0, transposed: bool = False):
+    """Deterministic mixtures of a split for this run: (x, y, classes, weights) numpy arrays.
+
+    `transposed` adds the transpositions of the run's `--pitch_shift` (for training a classifier on what the
+    model saw); test mixtures never have them.
+    """
     mixing = CrossModal.mixing(config, encoding)
-    return fixed_mixtures(CrossModal.sources(pieces, config, encoding), mode or config["random_mode"], seed, mixing)
+    return fixed_mixtures(CrossModal.sources(pieces, config, encoding, transposed), mode or config["random_mode"],
+                          seed, mixing)

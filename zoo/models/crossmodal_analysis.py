@@ -12,7 +12,8 @@ signal = synthesis):
     classif_inv     a prediction is right if it equals that label of any instrument of the mixture
 
 Baseline: PCA of the training mixtures to the latent size, then an MLP classifier (the symbol
-VAE's hidden sizes, BatchNorm + ReLU, cross-entropy on logits). Writes `analysis/metrics.csv`,
+VAE's hidden sizes, BatchNorm + ReLU, cross-entropy on logits). It trains on the notes the model
+trained on: with `--pitch_shift K`, every training note at every transposition up to K semitones. Writes `analysis/metrics.csv`,
 `analysis/confusion-*.png`, `analysis/latent.png` (and audio examples with `--generate_audio`)
 into the run folder.
 
@@ -245,7 +246,9 @@ def _baseline(model, config, encoding, passes, args, out: Path, mode: str) -> di
         if train_path is None or not Path(train_path).is_file():
             raise DataError("the PCA baseline trains on the run's training split, which is gone "
                             f"({config.get('data_path')}); use --make_classifier 0")
-        x, y, _, _ = evaluation_mixtures(load_split(train_path).pieces, config, encoding, mode, seed=1000)
+        # the notes the model trained on, with its --pitch_shift transpositions
+        x, y, _, _ = evaluation_mixtures(load_split(train_path).pieces, config, encoding, mode, seed=1000,
+                                         transposed=True)
         mean, components = fit_pca(x, config["dims"][-1])
         classifier = train_classifier((x - mean) @ components, y, config, args["classifier_epochs"],
                                       args["classifier_bs"], config["seed"])
