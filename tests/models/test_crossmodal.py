@@ -116,6 +116,7 @@ def trained(notes_data, tmp_path_factory):
     weights = root / "weights"
     argv = ["-m", "crossmodal", "-n", "cm", "-p", str(notes_data), "-w", str(weights), "-t", str(root / "logs"),
             "--instruments", "Flute", "Violin", "--random_mode", "bernoulli", "-e", "2", "-b", "16", "--adversarial", "1",
+            "--pitch_shift", "1",
             "--steps_per_epoch", "3", "--plot_epochs", "2", "--save_epochs", "1", "--sample_every", "2",
             "--sample_length", "16", "--verbose", "0", *TINY]
     assert run_cli(training_main, argv) == 0
@@ -249,6 +250,7 @@ def test_bad_training_flags_are_refused(notes_data, tmp_path, capsys):
         (["--load", "nothing"], "no run named 'nothing'"),
         (["--cuda", "7"], "--cuda 7"),
         (["--instruments", "Flute", "--frames", "10", "90"], "reaches past the 41 frames"),
+        (["--pitch_shift", "-1"], "--pitch_shift must not be negative"),
     ]
     for flags, message in cases:
         assert run_cli(training_main, base + flags) == 2, flags
