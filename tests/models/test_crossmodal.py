@@ -202,12 +202,16 @@ def test_every_play_mode_writes_its_files(trained, generate, tmp_path, capsys):
                     "--interp_order", "3", "--n_steps", "4", "--iterations", "3", *out) == 0
     with wave.open(str(tmp_path / "cm-morphing-0.wav")) as file:
         assert file.getframerate() == 22050 and file.getnchannels() == 1 and file.getnframes() >= 9 * 680
-    t = np.arange(22050) / 22050
-    _write_wav(tmp_path / "a4.wav", 0.3 * np.sin(2 * np.pi * 440 * t), rate=44100)
+    t = np.arange(2 * 44100) / 44100  # one second of A4, then one of silence, at another rate
+    _write_wav(tmp_path / "a4.wav", np.where(t < 1, 0.3 * np.sin(2 * np.pi * 440 * t), 0.0), rate=44100)
     assert generate(trained, "--mode", "audio", "--input", str(tmp_path / "a4.wav"), "--iterations", "3", *out) == 0
     assert "resampling" in capsys.readouterr().err
     assert {p.name for p in tmp_path.glob("cm-audio-0*")} == {"cm-audio-0-transcription.mid",
                                                               "cm-audio-0-resynthesis.wav", "cm-audio-0.png"}
+    from zoo.music.midi import read_midi
+
+    transcribed = read_midi(tmp_path / "cm-audio-0-transcription.mid")  # at 120 qpm: 2 x resolution ticks a second
+    assert all(track.notes["start"].max(initial=0) < 1.05 * 2 * transcribed.resolution for track in transcribed.tracks)
     from zoo.music.midi import write_midi
     from zoo.music.score import Score, Track, make_notes
 
@@ -270,7 +274,7 @@ def test_export_has_transcribe_and_synthesise_endpoints(trained, tmp_path):
     assert exported.synthesise(labels).shape == (2, 410)
 
 
-def test_evaluate_writes_tables_figures_and_the_baseline(trained, capsys):
+def test_evaluate_writes_tables_figures_and_the_baseline(trained, generate, tmp_path, capsys):
     assert run_cli(zoo_main, ["evaluate", "-n", "cm", "-w", str(trained), "--classifier_epochs", "2",
                               "--nb_passes", "2", "--generate_audio", "1"]) == 0
     analysis = trained / "cm" / "analysis"
@@ -285,3 +289,9 @@ def test_evaluate_writes_tables_figures_and_the_baseline(trained, capsys):
         assert 0 <= values[("transfer", "classif", label)] <= values[("transfer", "classif_inv", label)] <= 1
         assert values[("transfer", "symbolic_ll", label)] < 0
     assert list(analysis.glob("test-0-*-from-labels.wav"))
+    # info names the last evaluation's numbers per direction
+    assert generate(trained, "--mode", "info", "--output_dir", str(tmp_path)) == 0
+    info = (tmp_path / "cm-info-0.txt").read_text()
+    transfer = next(line for line in info.splitlines() if line.strip().startswith("transfer:"))
+    assert f"classif {values[('transfer', 'classif', 'octave')]:.3f} / " in transfer
+    assert "baseline: symbolic_ll" in info

@@ -2,8 +2,9 @@
 
     info        training flags, sizes of both VAEs, the last evaluation numbers (info.txt)
     midi        MIDI -> frame labels -> symbol encoder -> signal decoder -> Griffin-Lim -> WAV
-    audio       WAV -> CQT frames -> signal encoder -> (symbol decoder: labels -> MIDI) and
-                (signal decoder -> Griffin-Lim -> resynthesis WAV), plus a PNG
+    audio       WAV -> CQT frames -> signal encoder -> (symbol decoder: labels -> MIDI; frames
+                `--silence_db` below the loudest are rests) and (signal decoder -> Griffin-Lim ->
+                resynthesis WAV), plus a PNG
     sequence    label points (`--sequence 4:3:2 5:0:4`), each held `--n_steps` frames -> WAV
     morphing    the same, interpolating the latent means between points (`--interp_order` 1 or 3)
     trajectory  `line`, `circle` or `helix` paths of `--n_steps` points in the latent space -> WAV
@@ -51,6 +52,9 @@ def add_play_arguments(parser) -> None:
     parser.add_argument("--latent_sample", type=int, choices=[0, 1], default=0,
                         help="1: decode a posterior sample instead of the posterior mean")
     parser.add_argument("--iterations", type=int, default=30, help="Griffin-Lim iterations")
+    parser.add_argument("--silence_db", type=float, default=60.0,
+                        help="audio mode: frames this many dB below the file's loudest frame are transcribed as "
+                             "silence (the model never heard silence alone)")
 
 
 # ---------------------------------------------------------------- helpers shared with sample_scores
@@ -101,6 +105,20 @@ def labels_from_logits(logits: np.ndarray, config: dict[str, Any]) -> dict[str, 
     for label in LABELS:
         out[label][silent] = -1
     return out
+
+
+def quiet_frames(samples: np.ndarray, silence_db: float) -> np.ndarray:
+    """Frames (of `cqt.magnitude_frames`) whose samples' energy is more than `silence_db` below the
+    loudest frame's: bool [T].
+
+    Measured on the waveform, frame by frame: the constant-Q frames of silence are not silent, since
+    the low bins' long windows smear (and wrap around) energy from the notes around them.
+    """
+    padded = np.zeros(cqt.padded_length(len(samples)))
+    padded[:len(samples)] = samples
+    energy = np.square(padded).reshape(-1, cqt.FRAME_SAMPLES).sum(axis=1)
+    energy_db = 10 * np.log10(np.maximum(energy, 1e-30))
+    return energy_db < energy_db.max() - silence_db
 
 
 def symbol_inputs(classes: np.ndarray, present: np.ndarray, config: dict[str, Any], encoding: NotesEncoding):
@@ -271,6 +289,8 @@ def play(args: dict[str, Any], run, config: dict[str, Any], encoding: NotesEncod
     out = Path(args["output_dir"])
     if args["n_steps"] < 1 or args["iterations"] < 1:
         raise UsageError("--n_steps and --iterations must be at least 1")
+    if args["silence_db"] <= 0:
+        raise UsageError(f"--silence_db must be positive (got {args['silence_db']:g})")
     mode = args["mode"]
     if mode in ("midi", "audio") and not args.get("input"):
         raise UsageError(f"--mode {mode} needs --input FILE")
@@ -331,15 +351,42 @@ def _info(run, config: dict[str, Any], model, stem: Path) -> Path:
         latent = " -> ".join(map(str, model.latent_dims))
         lines.append(f"{part}: input {inputs}, hidden {hidden}, latent {latent}, {params:,} parameters")
     lines.append("training flags: " + json.dumps(config, sort_keys=True))
-    evaluation = run.path / "evaluation.csv"
-    lines.append("final errors: " + (evaluation.read_text().strip().splitlines()[-1] if evaluation.is_file()
-                                     else "none yet (python -m zoo evaluate -n " + run.name + ")"))
+    lines += _final_errors(run, config)
     text = "\n".join(lines)
     print(text)
     stem.parent.mkdir(parents=True, exist_ok=True)
     path = stem.with_suffix(".txt")
     path.write_text(text + "\n")
     return path
+
+
+def _final_errors(run, config: dict[str, Any]) -> list[str]:
+    """The last evaluation.csv row, one line per direction with its metrics named (lt_play's "final errors")."""
+    import csv
+
+    evaluation = run.path / "evaluation.csv"
+    if not evaluation.is_file():
+        return [f"final errors: none yet (python -m zoo evaluate -n {run.name})"]
+    with open(evaluation, newline="") as file:
+        rows = list(csv.DictReader(file))
+    if not rows:
+        return [f"final errors: none yet (python -m zoo evaluate -n {run.name})"]
+    last = rows[-1]
+    lines = [f"final errors ({last.get('time', '?')}, {last.get('checkpoint', '?')} checkpoint, "
+             f"{last.get('test_frames', '?')} test frames, {last.get('random_mode', '?')} mixtures; "
+             f"per label: {' / '.join(config['labels'])}):"]
+    for direction in ("reconstruction", "transfer", "baseline"):
+        parts = []
+        for metric in ("spectral_ll", "isd"):
+            if last.get(f"{direction}_{metric}"):
+                parts.append(f"{metric} {float(last[f'{direction}_{metric}']):.4g}")
+        for metric in ("symbolic_ll", "classif", "classif_inv"):
+            values = [last.get(f"{direction}_{metric}_{label}") for label in config["labels"]]
+            if all(values):
+                parts.append(f"{metric} " + " / ".join(f"{float(v):.3f}" for v in values))
+        if parts:
+            lines.append(f"  {direction}: " + ", ".join(parts))
+    return lines
 
 
 def _audio(args, config, encoding: NotesEncoding, model, stem: Path) -> list[Path]:
@@ -355,6 +402,9 @@ def _audio(args, config, encoding: NotesEncoding, model, stem: Path) -> list[Pat
         z_by_layer[layer] = mean + (np.sqrt(variance) * rng.standard_normal(mean.shape) if args["latent_sample"] else 0.0)
     labels = labels_from_logits(keras.ops.convert_to_numpy(model.decode_symbol(z_by_layer[-1].astype(np.float32))),
                                 config)
+    quiet = quiet_frames(samples, args["silence_db"])
+    for label in LABELS:
+        labels[label][quiet] = -1
     midi_path = stem.parent / f"{stem.name}-transcription.mid"
     stem.parent.mkdir(parents=True, exist_ok=True)
     write_midi(encoding.decode(labels), midi_path)
