@@ -8,7 +8,9 @@ Differences from the original (specs/crossmodal.md §10): the split is by note, 
 summed in the linear domain and then normalised with the training split's statistics, variances
 are used consistently, symbolic losses are real log-likelihoods, `l2` really replaces the KL cross
 terms, one joint step updates both VAEs (Adam 1e-3, ReduceLROnPlateau on val_loss), and the
-discriminator learns from detached reconstructions. One epoch is one pass over the largest
+discriminator learns from detached reconstructions. Training notes are transposed by up to
+`--pitch_shift` (2) semitones, so that held-out notes have neighbours (the original, splitting by
+frame, trained on every note it tested). One epoch is one pass over the largest
 instrument's frames (the original stopped at the smallest). Several `--dims` values build the
 hierarchy of latent layers described in `zoo.layers.crossmodal_vae` (per-layer hidden sizes: one
 value or one per layer). Generation (lt_play modes) is in
@@ -75,9 +77,10 @@ class CrossModal(ModelType):
         parser.add_argument("--random_mode", choices=["constant", "bernoulli"], default="constant",
                             help="mixture weights: all 1, or each instrument present with p = 0.5")
         parser.add_argument("--zero_extra_class", type=_flag, default=1, help="1: each head has a silent class")
-        parser.add_argument("--pitch_shift", type=int, default=0,
+        parser.add_argument("--pitch_shift", type=int, default=2,
                             help="transpose each training note by up to this many semitones at random, its frames "
-                                 "and labels together, inside the instrument's range (0: off, as the original)")
+                                 "and labels together, inside the instrument's range (default 2; 0: off, as the "
+                                 "original, whose split by frame needed none)")
         parser.add_argument("--save_epochs", type=int, default=500, help="also keep checkpoints/epoch-N.keras every N epochs")
         parser.add_argument("--plot_epochs", type=int, default=100, help="reconstruction plot in samples/ every N epochs")
         parser.add_argument("--load", default=None, help="start from the weights of this run (same -w folder)")
