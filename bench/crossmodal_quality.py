@@ -1,0 +1,160 @@
+"""Cross-modal transcription on held-out notes: audio -> label transfer beside the PCA baseline, over seeds.
+
+    python bench/crossmodal_quality.py                          # 7 cases x seeds 0 1 2, --pitch_shift 2
+    python bench/crossmodal_quality.py --cases fl mb --seeds 0 --pitch_shift 0
+    python bench/crossmodal_quality.py --tag c2 -- --cross_2 10 # extra training flags after --
+    python bench/crossmodal_quality.py --report_only            # tabulate the runs already there
+
+Each (case, seed) is one `training.py -m crossmodal` run at the small sizes (500 x 2 signal, 200 x 2
+symbol, 32-d latent, 150 epochs) followed by `python -m zoo evaluate`, which trains the PCA + MLP
+baseline on the same training notes (with the run's transpositions) and scores both on the test
+notes, none of which (instrument, pitch, dynamics) was trained on. Runs are named
+CASE_psK[TAG]_sSEED under weights/; one that exists is reused (its flags must match), one that
+has no `analysis/metrics.csv` is evaluated. Two runs go side by side (`--jobs`), one thread each.
+
+Prints, per case, the classification ratio (accuracy) of transfer and baseline for octave, pitch
+class and dynamics: the mean over seeds, each seed's value, and transfer minus baseline. Nothing
+is asserted; test sets are 15-48 notes per instrument, so one note moves a ratio by 2-7 points.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CASES = {  # name: (instruments, random mode)
+    "fl": (["Flute"], "constant"),
+    "pn": (["Piano"], "constant"),
+    "as": (["Alto-Sax"], "constant"),
+    "tr": (["Trumpet-C"], "constant"),
+    "vn": (["Violin"], "constant"),
+    "mc": (["Piano", "Alto-Sax"], "constant"),
+    "mb": (["Piano", "Alto-Sax"], "bernoulli"),
+}
+LABELS = ("octave", "pitch", "dynamics")
+SMALL = ["--hidden_dims_1", "500", "--hidden_dims_2", "200"]
+PREPARE = ["-m", "zoo", "prepare", "--encoding", "notes", "--instruments", "Flute", "Piano", "Alto-Sax", "Trumpet-C",
+           "Violin"]
+
+
+def training_argv(case: str, seed: int, args) -> list[str]:
+    instruments, mode = CASES[case]
+    return ["--instruments", *instruments, "--random_mode", mode, "--seed", str(seed), "--pitch_shift",
+            str(args.pitch_shift), "-e", str(args.epochs), *SMALL, *args.extra]
+
+
+def run_name(case: str, seed: int, args) -> str:
+    return f"{case}_ps{args.pitch_shift}{args.tag}_s{seed}"
+
+
+def check_existing(run: Path, case: str, seed: int, args) -> None:
+    """A run that exists must have been trained with the flags this script would give it."""
+    saved = json.loads((run / "config.json").read_text())["args"]
+    instruments, mode = CASES[case]
+    expected = {"instruments": instruments, "random_mode": mode, "seed": seed, "pitch_shift": args.pitch_shift,
+                "epochs": args.epochs, "hidden_dims_1": [500], "hidden_dims_2": [200]}
+    wrong = {key: saved.get(key) for key, value in expected.items() if saved.get(key) != value}
+    if wrong:
+        sys.exit(f"error: run {run.name} exists with other flags ({wrong}): pick another --tag or remove it")
+
+
+def train_and_evaluate(case: str, seed: int, args) -> str:
+    """Trains and evaluates one run unless it is already there; returns its name."""
+    name = run_name(case, seed, args)
+    run = REPO / "weights" / name
+    logs = REPO / "logs" / "crossmodal_quality"
+    logs.mkdir(parents=True, exist_ok=True)
+    if not (run / "model.keras").is_file():
+        with open(logs / f"{name}.train.log", "w") as log:
+            subprocess.run([sys.executable, "training.py", "-m", "crossmodal", "-n", name, "-p", str(args.data),
+                            "--plot_epochs", "0", "--save_epochs", "0", "--sample_every", "0",
+                            "--intra_op_threads", "1", "--inter_op_threads", "1", *training_argv(case, seed, args)],
+                           cwd=REPO, stdout=log, stderr=subprocess.STDOUT, check=True)
+    if not (run / "analysis" / "metrics.csv").is_file():
+        with open(logs / f"{name}.evaluate.log", "w") as log:
+            subprocess.run([sys.executable, "-m", "zoo", "evaluate", "-n", name], cwd=REPO, stdout=log,
+                           stderr=subprocess.STDOUT, check=True)
+    return name
+
+
+def classification(run: Path) -> dict[tuple[str, str], float]:
+    """(direction, label) -> classification ratio, from the run's analysis/metrics.csv."""
+    with open(run / "analysis" / "metrics.csv", newline="") as file:
+        return {(row["direction"], row["label"]): float(row["value"]) for row in csv.DictReader(file)
+                if row["metric"] == "classif"}
+
+
+def test_frames(run: Path) -> int | None:
+    with open(run / "evaluation.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    return int(rows[-1]["test_frames"]) if rows else None
+
+
+def report(args) -> None:
+    fmt = " / ".join
+    print(f"\nclassification ratio, octave / pitch class / dynamics (--pitch_shift {args.pitch_shift}"
+          f"{' ' + ' '.join(args.extra) if args.extra else ''}); per seed in brackets\n")
+    print("| case (test frames) | transfer | PCA baseline | transfer - baseline |")
+    print("|---|---|---|---|")
+    for case in args.cases:
+        runs = [REPO / "weights" / run_name(case, seed, args) for seed in args.seeds]
+        runs = [run for run in runs if (run / "analysis" / "metrics.csv").is_file()]
+        if not runs:
+            continue
+        values = [classification(run) for run in runs]
+        cells = {}
+        for direction in ("transfer", "baseline"):
+            means = [sum(v[(direction, label)] for v in values) / len(values) for label in LABELS]
+            seeds = [fmt(f"{v[(direction, label)]:.3f}" for label in LABELS) for v in values]
+            cells[direction] = f"{fmt(f'{m:.3f}' for m in means)} [{'; '.join(seeds)}]"
+            cells[direction + "_mean"] = means
+        gap = fmt(f"{t - b:+.3f}" for t, b in zip(cells["transfer_mean"], cells["baseline_mean"]))
+        instruments, mode = CASES[case]
+        what = " + ".join(instruments) + (f", {mode}" if len(instruments) > 1 else "")
+        print(f"| {what} ({test_frames(runs[0])}), {len(runs)} seeds | {cells['transfer']} | {cells['baseline']} | "
+              f"{gap} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES),
+                        help="fl pn as tr vn: one instrument; mc / mb: Piano + Alto-Sax, constant / bernoulli")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--pitch_shift", type=int, default=2, help="training.py --pitch_shift")
+    parser.add_argument("--epochs", type=int, default=150)
+    parser.add_argument("--data", type=Path, default=Path("data/xm_notes"),
+                        help="prepared notes data (built with the five instruments if missing)")
+    parser.add_argument("--tag", default="", help="added to the run names, to tell apart runs with extra flags")
+    parser.add_argument("--jobs", type=int, default=2, help="runs side by side")
+    parser.add_argument("--report_only", action="store_true", help="train nothing: tabulate the runs there")
+    parser.add_argument("extra", nargs="*", help="extra training.py flags, after --")
+    args = parser.parse_args()
+    if args.extra and not args.tag:
+        parser.error("extra training flags need a --tag, so their runs are not taken for the plain ones")
+    if not args.report_only:
+        if not (REPO / args.data / "train.pkl").is_file():
+            subprocess.run([sys.executable, *PREPARE, "-o", str(args.data)], cwd=REPO, check=True)
+        jobs = [(case, seed) for seed in args.seeds for case in args.cases]
+        for case, seed in jobs:
+            if (REPO / "weights" / run_name(case, seed, args) / "config.json").is_file():
+                check_existing(REPO / "weights" / run_name(case, seed, args), case, seed, args)
+        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+            futures = {pool.submit(train_and_evaluate, case, seed, args): (case, seed) for case, seed in jobs}
+            for future in concurrent.futures.as_completed(futures):
+                try:
+                    print(f"done: {future.result()}", file=sys.stderr, flush=True)
+                except subprocess.CalledProcessError as error:
+                    case, seed = futures[future]
+                    print(f"FAILED: {run_name(case, seed, args)} ({error}); its log is in logs/crossmodal_quality/",
+                          file=sys.stderr, flush=True)
+    report(args)
+
+
+if __name__ == "__main__":
+    main()
