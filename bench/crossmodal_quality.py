@@ -27,6 +27,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from zoo.encodings.notes import INSTRUMENTS, LABELS  # noqa: E402  (numpy only: no TensorFlow here)
+
 CASES = {  # name: (instruments, random mode)
     "fl": (["Flute"], "constant"),
     "pn": (["Piano"], "constant"),
@@ -36,16 +39,15 @@ CASES = {  # name: (instruments, random mode)
     "mc": (["Piano", "Alto-Sax"], "constant"),
     "mb": (["Piano", "Alto-Sax"], "bernoulli"),
 }
-LABELS = ("octave", "pitch", "dynamics")
-SMALL = ["--hidden_dims_1", "500", "--hidden_dims_2", "200"]
-PREPARE = ["-m", "zoo", "prepare", "--encoding", "notes", "--instruments", "Flute", "Piano", "Alto-Sax", "Trumpet-C",
-           "Violin"]
+SMALL = {"hidden_dims_1": 500, "hidden_dims_2": 200}  # the CPU sizes; the original's are 5000 and 800
+PREPARE = ["-m", "zoo", "prepare", "--encoding", "notes", "--instruments", *INSTRUMENTS]
 
 
 def training_argv(case: str, seed: int, args) -> list[str]:
     instruments, mode = CASES[case]
     return ["--instruments", *instruments, "--random_mode", mode, "--seed", str(seed), "--pitch_shift",
-            str(args.pitch_shift), "-e", str(args.epochs), *SMALL, *args.extra]
+            str(args.pitch_shift), "-e", str(args.epochs),
+            *(item for flag, width in SMALL.items() for item in (f"--{flag}", str(width))), *args.extra]
 
 
 def run_name(case: str, seed: int, args) -> str:
@@ -57,7 +59,7 @@ def check_existing(run: Path, case: str, seed: int, args) -> None:
     saved = json.loads((run / "config.json").read_text())["args"]
     instruments, mode = CASES[case]
     expected = {"instruments": instruments, "random_mode": mode, "seed": seed, "pitch_shift": args.pitch_shift,
-                "epochs": args.epochs, "hidden_dims_1": [500], "hidden_dims_2": [200]}
+                "epochs": args.epochs, **{flag: [width] for flag, width in SMALL.items()}}
     wrong = {key: saved.get(key) for key, value in expected.items() if saved.get(key) != value}
     if wrong:
         sys.exit(f"error: run {run.name} exists with other flags ({wrong}): pick another --tag or remove it")

@@ -208,11 +208,10 @@ def test_every_play_mode_writes_its_files(trained, generate, tmp_path, capsys):
     assert "resampling" in capsys.readouterr().err
     assert {p.name for p in tmp_path.glob("cm-audio-0*")} == {"cm-audio-0-transcription.mid",
                                                               "cm-audio-0-resynthesis.wav", "cm-audio-0.png"}
-    from zoo.music.midi import read_midi
+    from zoo.music.midi import read_midi, write_midi
 
     transcribed = read_midi(tmp_path / "cm-audio-0-transcription.mid")  # at 120 qpm: 2 x resolution ticks a second
     assert all(track.notes["start"].max(initial=0) < 1.05 * 2 * transcribed.resolution for track in transcribed.tracks)
-    from zoo.music.midi import write_midi
     from zoo.music.score import Score, Track, make_notes
 
     write_midi(Score(tracks=[Track(notes=make_notes([72, 74], [0, 480], [480, 960], [40, 100]))]), tmp_path / "in.mid")

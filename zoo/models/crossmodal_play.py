@@ -365,10 +365,10 @@ def _final_errors(run, config: dict[str, Any]) -> list[str]:
     import csv
 
     evaluation = run.path / "evaluation.csv"
-    if not evaluation.is_file():
-        return [f"final errors: none yet (python -m zoo evaluate -n {run.name})"]
-    with open(evaluation, newline="") as file:
-        rows = list(csv.DictReader(file))
+    rows = []
+    if evaluation.is_file():
+        with open(evaluation, newline="") as file:
+            rows = list(csv.DictReader(file))
     if not rows:
         return [f"final errors: none yet (python -m zoo evaluate -n {run.name})"]
     last = rows[-1]
