@@ -250,6 +250,26 @@ def test_music21_parse_stops_at_its_cpu_time_budget(tmp_path, monkeypatch):
     assert time.process_time() - start < 5.0
 
 
+def test_cpu_time_alarm_fires_again_when_its_first_raise_is_swallowed():
+    # CI once lost the alarm: it fired inside Hypothesis's gc callback, where Python drops exceptions.
+    from zoo.music.music21_io import _ParseTimeout, _cpu_time_limit
+
+    def spin(cpu_seconds):
+        end = time.process_time() + cpu_seconds
+        while time.process_time() < end:
+            pass
+
+    alarms = 0
+    with pytest.raises(_ParseTimeout):
+        with _cpu_time_limit(0.05):
+            try:
+                spin(2.0)
+            except _ParseTimeout:
+                alarms += 1  # swallowed, as a gc callback would
+            spin(2.0)
+    assert alarms == 1
+
+
 # ---------------------------------------------------------------- piano-roll JSON
 @pytest.mark.parametrize("text, match", [
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),

@@ -41,6 +41,9 @@ _ABC_LONG_NOTE = re.compile(rb"[A-Ga-gxzZ][,']*(\d{%d,})" % len(str(MAX_ABC_NOTE
 # of 340 tunes takes ~40 s), where a limit can be set (the main thread of a Unix process).
 PARSE_CPU_SECONDS = 30.0
 PARSE_CPU_SECONDS_PER_KB = 1.0
+# After the budget the alarm repeats at this CPU interval: a signal handler's exception raised while Python
+# runs a gc callback (Hypothesis installs one) is printed and dropped, so one alarm alone can be lost.
+_ALARM_REPEAT_SECONDS = 0.05
 
 
 class _ParseTimeout(BaseException):
@@ -49,7 +52,8 @@ class _ParseTimeout(BaseException):
 
 @contextlib.contextmanager
 def _cpu_time_limit(seconds: float):
-    """Raises `_ParseTimeout` inside the block after `seconds` of CPU time (a no-op off the main thread)."""
+    """Raises `_ParseTimeout` inside the block after `seconds` of CPU time, and again every
+    `_ALARM_REPEAT_SECONDS` until the block ends (a no-op off the main thread)."""
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield
         return
@@ -58,7 +62,7 @@ def _cpu_time_limit(seconds: float):
         raise _ParseTimeout
 
     previous = signal.signal(signal.SIGVTALRM, expire)
-    signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
+    signal.setitimer(signal.ITIMER_VIRTUAL, seconds, _ALARM_REPEAT_SECONDS)
     try:
         yield
     finally:
