@@ -250,24 +250,51 @@ def test_music21_parse_stops_at_its_cpu_time_budget(tmp_path, monkeypatch):
     assert time.process_time() - start < 5.0
 
 
+def _spin(cpu_seconds):
+    end = time.process_time() + cpu_seconds
+    while time.process_time() < end:
+        pass
+
+
+def _alarm_is_off(handler_before):
+    import signal
+
+    return signal.getitimer(signal.ITIMER_VIRTUAL) == (0.0, 0.0) and signal.getsignal(signal.SIGVTALRM) is handler_before
+
+
 def test_cpu_time_alarm_fires_again_when_its_first_raise_is_swallowed():
     # CI once lost the alarm: it fired inside Hypothesis's gc callback, where Python drops exceptions.
-    from zoo.music.music21_io import _ParseTimeout, _cpu_time_limit
+    import signal
 
-    def spin(cpu_seconds):
-        end = time.process_time() + cpu_seconds
-        while time.process_time() < end:
-            pass
+    from zoo.music.music21_io import _CpuTimeLimit, _ParseTimeout
 
+    handler_before = signal.getsignal(signal.SIGVTALRM)
     alarms = 0
     with pytest.raises(_ParseTimeout):
-        with _cpu_time_limit(0.05):
+        with _CpuTimeLimit(0.05):
             try:
-                spin(2.0)
+                _spin(2.0)
             except _ParseTimeout:
                 alarms += 1  # swallowed, as a gc callback would
-            spin(2.0)
+            _spin(2.0)
     assert alarms == 1
+    assert _alarm_is_off(handler_before)
+
+
+def test_cpu_time_alarm_left_without_exit_disarms_itself():
+    # A raise at the edge of the with block skips __exit__: the repeating alarm must not go on raising.
+    import signal
+
+    from zoo.music.music21_io import _CpuTimeLimit
+
+    handler_before = signal.getsignal(signal.SIGVTALRM)
+
+    def enter_and_return():
+        _CpuTimeLimit(0.01).__enter__()
+
+    enter_and_return()
+    _spin(0.3)  # no _ParseTimeout here: this frame never entered the block
+    assert _alarm_is_off(handler_before)
 
 
 # ---------------------------------------------------------------- piano-roll JSON

@@ -5,10 +5,10 @@ ticks at `RESOLUTION` (480 per quarter), rounded to the nearest tick.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
+import sys
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -37,7 +37,7 @@ _METER_FIELDS = {
 MAX_ABC_NOTE_UNITS = 999
 _ABC_FIELD_OR_COMMENT = re.compile(rb"^\s*(?:[A-Za-z+]:|%)")
 _ABC_LONG_NOTE = re.compile(rb"[A-Ga-gxzZ][,']*(\d{%d,})" % len(str(MAX_ABC_NOTE_UNITS + 1)))
-# Whatever else makes music21 spin is stopped after this much CPU time (the 130 KB Nottingham jigs.abc
+# Whatever else makes music21 spin is stopped after this much (user) CPU time (the 130 KB Nottingham jigs.abc
 # of 340 tunes takes ~40 s), where a limit can be set (the main thread of a Unix process).
 PARSE_CPU_SECONDS = 30.0
 PARSE_CPU_SECONDS_PER_KB = 1.0
@@ -50,24 +50,46 @@ class _ParseTimeout(BaseException):
     """Raised by the CPU-time alarm; a BaseException so that music21's own `except Exception` lets it through."""
 
 
-@contextlib.contextmanager
-def _cpu_time_limit(seconds: float):
-    """Raises `_ParseTimeout` inside the block after `seconds` of CPU time, and again every
-    `_ALARM_REPEAT_SECONDS` until the block ends (a no-op off the main thread)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
+class _CpuTimeLimit:
+    """`with _CpuTimeLimit(seconds):` raises `_ParseTimeout` in the block after `seconds` of user CPU
+    time, and again every `_ALARM_REPEAT_SECONDS` until the block ends (a no-op off the main thread).
 
-    def expire(signum, frame):
+    A repeating alarm must never outlive its block: an alarm handled in `__exit__` does not raise (the
+    exit is disarming it), and one handled once the frame that entered the block has returned (the
+    block was left without `__exit__`, by a raise at its edge) disarms instead of raising.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.armed = False
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+            self.owner = sys._getframe(1)
+            self.previous = signal.signal(signal.SIGVTALRM, self._expire)
+            self.armed = True
+            signal.setitimer(signal.ITIMER_VIRTUAL, self.seconds, _ALARM_REPEAT_SECONDS)
+        return self
+
+    def __exit__(self, *exception) -> None:
+        self._disarm()
+
+    def _disarm(self) -> None:
+        if self.armed:
+            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+            signal.signal(signal.SIGVTALRM, self.previous)
+            self.armed = False
+            self.owner = None
+
+    def _expire(self, signum, frame) -> None:
+        if frame is not None and frame.f_code in (_CpuTimeLimit.__exit__.__code__, _CpuTimeLimit._disarm.__code__):
+            return
+        while frame is not None and frame is not self.owner:
+            frame = frame.f_back
+        if frame is None:
+            self._disarm()
+            return
         raise _ParseTimeout
-
-    previous = signal.signal(signal.SIGVTALRM, expire)
-    signal.setitimer(signal.ITIMER_VIRTUAL, seconds, _ALARM_REPEAT_SECONDS)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
-        signal.signal(signal.SIGVTALRM, previous)
 
 
 def _check_before_parsing(path: Path) -> float:
@@ -127,7 +149,7 @@ def read_music21_tunes(path: str | os.PathLike) -> list[Score]:
         raise ScoreReadError(f"cannot read {path}: no such file")
     budget = _check_before_parsing(Path(path))
     try:
-        with _cpu_time_limit(budget):
+        with _CpuTimeLimit(budget):
             parsed = converter.parse(os.fspath(path), forceSource=True)
         if isinstance(parsed, stream.Opus):
             if not parsed.scores:
