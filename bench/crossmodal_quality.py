@@ -4,6 +4,7 @@
     python bench/crossmodal_quality.py --cases fl mb --seeds 0 --pitch_shift 0
     python bench/crossmodal_quality.py --tag c2 -- --cross_2 10 # extra training flags after --
     python bench/crossmodal_quality.py --report_only            # tabulate the runs already there
+    python bench/crossmodal_quality.py --cases mc --epochs 450 --tag e450 --finetune 100 1e-4
 
 Each (case, seed) is one `training.py -m crossmodal` run at the small sizes (500 x 2 signal, 200 x 2
 symbol, 32-d latent, 150 epochs) followed by `python -m zoo evaluate`, which trains the PCA + MLP
@@ -11,6 +12,9 @@ baseline on the same training notes (with the run's transpositions) and scores b
 notes, none of which (instrument, pitch, dynamics) was trained on. Runs are named
 CASE_psK[TAG]_sSEED under weights/; one that exists is reused (its flags must match), one that
 has no `analysis/metrics.csv` is evaluated. Two runs go side by side (`--jobs`), one thread each.
+`--finetune EPOCHS LR` then trains EPOCHS more epochs at learning rate LR from each run's best
+(lowest val_loss) checkpoint (`--load RUN --learning_rate LR`, a fresh optimizer: the original's own
+way to continue), as run RUN_ftEPOCHSlrLR, and evaluates that too.
 
 Prints, per case, the classification ratio (accuracy) of transfer and baseline for octave, pitch
 class and dynamics: the mean over seeds, each seed's value, and transfer minus baseline. Nothing
@@ -43,44 +47,60 @@ SMALL = {"hidden_dims_1": 500, "hidden_dims_2": 200}  # the CPU sizes; the origi
 PREPARE = ["-m", "zoo", "prepare", "--encoding", "notes", "--instruments", *INSTRUMENTS]
 
 
-def training_argv(case: str, seed: int, args) -> list[str]:
+def training_argv(case: str, seed: int, args, stage: int) -> list[str]:
+    """Stage 0 trains from scratch for --epochs; stage 1 continues stage 0's run (--finetune)."""
     instruments, mode = CASES[case]
+    if stage == 0:
+        length = ["-e", str(args.epochs)]
+    else:
+        epochs, rate = args.finetune
+        length = ["-e", str(epochs), "--load", run_name(case, seed, args, 0), "--learning_rate", str(rate)]
     return ["--instruments", *instruments, "--random_mode", mode, "--seed", str(seed), "--pitch_shift",
-            str(args.pitch_shift), "-e", str(args.epochs),
+            str(args.pitch_shift), *length,
             *(item for flag, width in SMALL.items() for item in (f"--{flag}", str(width))), *args.extra]
 
 
-def run_name(case: str, seed: int, args) -> str:
-    return f"{case}_ps{args.pitch_shift}{args.tag}_s{seed}"
+def stages(args) -> list[int]:
+    return [0, 1] if args.finetune else [0]
 
 
-def check_existing(run: Path, case: str, seed: int, args) -> None:
+def run_name(case: str, seed: int, args, stage: int) -> str:
+    name = f"{case}_ps{args.pitch_shift}{args.tag}_s{seed}"
+    return f"{name}_ft{args.finetune[0]}lr{args.finetune[1]:g}" if stage else name
+
+
+def check_existing(run: Path, case: str, seed: int, args, stage: int) -> None:
     """A run that exists must have been trained with the flags this script would give it."""
     saved = json.loads((run / "config.json").read_text())["args"]
     instruments, mode = CASES[case]
     expected = {"instruments": instruments, "random_mode": mode, "seed": seed, "pitch_shift": args.pitch_shift,
                 "epochs": args.epochs, **{flag: [width] for flag, width in SMALL.items()}}
+    if stage:
+        epochs, rate = args.finetune
+        expected.update(epochs=epochs, load=run_name(case, seed, args, 0), learning_rate=rate)
     wrong = {key: saved.get(key) for key, value in expected.items() if saved.get(key) != value}
     if wrong:
         sys.exit(f"error: run {run.name} exists with other flags ({wrong}): pick another --tag or remove it")
 
 
 def train_and_evaluate(case: str, seed: int, args) -> str:
-    """Trains and evaluates one run unless it is already there; returns its name."""
-    name = run_name(case, seed, args)
-    run = REPO / "weights" / name
+    """Trains and evaluates one run (and its fine-tuning) unless they are there; returns the last name."""
     logs = REPO / "logs" / "crossmodal_quality"
     logs.mkdir(parents=True, exist_ok=True)
-    if not (run / "model.keras").is_file():
-        with open(logs / f"{name}.train.log", "w") as log:
-            subprocess.run([sys.executable, "training.py", "-m", "crossmodal", "-n", name, "-p", str(args.data),
-                            "--plot_epochs", "0", "--save_epochs", "0", "--sample_every", "0",
-                            "--intra_op_threads", "1", "--inter_op_threads", "1", *training_argv(case, seed, args)],
-                           cwd=REPO, stdout=log, stderr=subprocess.STDOUT, check=True)
-    if not (run / "analysis" / "metrics.csv").is_file():
-        with open(logs / f"{name}.evaluate.log", "w") as log:
-            subprocess.run([sys.executable, "-m", "zoo", "evaluate", "-n", name], cwd=REPO, stdout=log,
-                           stderr=subprocess.STDOUT, check=True)
+    for stage in stages(args):
+        name = run_name(case, seed, args, stage)
+        run = REPO / "weights" / name
+        if not (run / "model.keras").is_file():
+            with open(logs / f"{name}.train.log", "w") as log:
+                subprocess.run([sys.executable, "training.py", "-m", "crossmodal", "-n", name, "-p", str(args.data),
+                                "--plot_epochs", "0", "--save_epochs", "0", "--sample_every", "0",
+                                "--intra_op_threads", "1", "--inter_op_threads", "1",
+                                *training_argv(case, seed, args, stage)],
+                               cwd=REPO, stdout=log, stderr=subprocess.STDOUT, check=True)
+        if not (run / "analysis" / "metrics.csv").is_file():
+            with open(logs / f"{name}.evaluate.log", "w") as log:
+                subprocess.run([sys.executable, "-m", "zoo", "evaluate", "-n", name], cwd=REPO, stdout=log,
+                               stderr=subprocess.STDOUT, check=True)
     return name
 
 
@@ -97,14 +117,22 @@ def test_frames(run: Path) -> int | None:
     return int(rows[-1]["test_frames"]) if rows else None
 
 
+def training_length(run: Path) -> str:
+    """', 450 epochs', or ', 450 epochs, then 100 at lr 0.0001' for a fine-tuned run, from the runs' configs."""
+    saved = json.loads((run / "config.json").read_text())["args"]
+    if not saved.get("load"):
+        return f", {saved['epochs']} epochs"
+    return f"{training_length(run.parent / saved['load'])}, then {saved['epochs']} at lr {saved['learning_rate']:g}"
+
+
 def report(args) -> None:
     fmt = " / ".join
     print(f"\nclassification ratio, octave / pitch class / dynamics (--pitch_shift {args.pitch_shift}"
           f"{' ' + ' '.join(args.extra) if args.extra else ''}); per seed in brackets\n")
     print("| case (test frames) | transfer | PCA baseline | transfer - baseline |")
     print("|---|---|---|---|")
-    for case in args.cases:
-        runs = [REPO / "weights" / run_name(case, seed, args) for seed in args.seeds]
+    for case, stage in ((case, stage) for case in args.cases for stage in stages(args)):
+        runs = [REPO / "weights" / run_name(case, seed, args, stage) for seed in args.seeds]
         runs = [run for run in runs if (run / "analysis" / "metrics.csv").is_file()]
         if not runs:
             continue
@@ -118,6 +146,7 @@ def report(args) -> None:
         gap = fmt(f"{t - b:+.3f}" for t, b in zip(cells["transfer_mean"], cells["baseline_mean"]))
         instruments, mode = CASES[case]
         what = " + ".join(instruments) + (f", {mode}" if len(instruments) > 1 else "")
+        what += training_length(runs[0])
         print(f"| {what} ({test_frames(runs[0])}), {len(runs)} seeds | {cells['transfer']} | {cells['baseline']} | "
               f"{gap} |")
 
@@ -134,18 +163,30 @@ def main() -> None:
                         help="prepared notes data (built with the five instruments if missing)")
     parser.add_argument("--tag", default="", help="added to the run names, to tell apart runs with extra flags")
     parser.add_argument("--jobs", type=int, default=2, help="runs side by side")
+    parser.add_argument("--finetune", nargs=2, metavar=("EPOCHS", "LR"), default=None,
+                        help="then train EPOCHS more epochs at learning rate LR from each run's best checkpoint")
     parser.add_argument("--report_only", action="store_true", help="train nothing: tabulate the runs there")
     parser.add_argument("extra", nargs="*", help="extra training.py flags, after --")
     args = parser.parse_args()
     if args.extra and not args.tag:
         parser.error("extra training flags need a --tag, so their runs are not taken for the plain ones")
+    if args.finetune:
+        try:
+            args.finetune = (int(args.finetune[0]), float(args.finetune[1]))
+        except ValueError:
+            parser.error(f"--finetune takes EPOCHS (a whole number) and LR (a number), got {' '.join(args.finetune)}")
+        if args.finetune[0] < 1 or not args.finetune[1] > 0:
+            parser.error(f"--finetune needs EPOCHS >= 1 and LR > 0, got {args.finetune[0]} {args.finetune[1]}")
+        if {"-e", "--epochs", "--learning_rate", "--load"} & {flag.split("=")[0] for flag in args.extra}:
+            parser.error("with --finetune the bench sets -e, --learning_rate and --load itself")
     if not args.report_only:
         if not (REPO / args.data / "train.pkl").is_file():
             subprocess.run([sys.executable, *PREPARE, "-o", str(args.data)], cwd=REPO, check=True)
         jobs = [(case, seed) for seed in args.seeds for case in args.cases]
-        for case, seed in jobs:
-            if (REPO / "weights" / run_name(case, seed, args) / "config.json").is_file():
-                check_existing(REPO / "weights" / run_name(case, seed, args), case, seed, args)
+        for case, seed, stage in ((case, seed, stage) for case, seed in jobs for stage in stages(args)):
+            run = REPO / "weights" / run_name(case, seed, args, stage)
+            if (run / "config.json").is_file():
+                check_existing(run, case, seed, args, stage)
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
             futures = {pool.submit(train_and_evaluate, case, seed, args): (case, seed) for case, seed in jobs}
             for future in concurrent.futures.as_completed(futures):
@@ -153,7 +194,7 @@ def main() -> None:
                     print(f"done: {future.result()}", file=sys.stderr, flush=True)
                 except subprocess.CalledProcessError as error:
                     case, seed = futures[future]
-                    print(f"FAILED: {run_name(case, seed, args)} ({error}); its log is in logs/crossmodal_quality/",
+                    print(f"FAILED: {case} seed {seed} ({error}); the logs are in logs/crossmodal_quality/",
                           file=sys.stderr, flush=True)
     report(args)
 
