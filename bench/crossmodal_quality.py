@@ -118,10 +118,10 @@ def test_frames(run: Path) -> int | None:
 
 
 def training_length(run: Path) -> str:
-    """', 450 epochs', or ', 450 epochs, then 100 at lr 0.0001' for a fine-tuned run, from the runs' configs."""
+    """'; 450 epochs', or '; 450 epochs, then 100 at lr 0.0001' for a fine-tuned run, from the runs' configs."""
     saved = json.loads((run / "config.json").read_text())["args"]
     if not saved.get("load"):
-        return f", {saved['epochs']} epochs"
+        return f"; {saved['epochs']} epochs"
     return f"{training_length(run.parent / saved['load'])}, then {saved['epochs']} at lr {saved['learning_rate']:g}"
 
 
@@ -146,9 +146,8 @@ def report(args) -> None:
         gap = fmt(f"{t - b:+.3f}" for t, b in zip(cells["transfer_mean"], cells["baseline_mean"]))
         instruments, mode = CASES[case]
         what = " + ".join(instruments) + (f", {mode}" if len(instruments) > 1 else "")
-        what += training_length(runs[0])
-        print(f"| {what} ({test_frames(runs[0])}), {len(runs)} seeds | {cells['transfer']} | {cells['baseline']} | "
-              f"{gap} |")
+        print(f"| {what} ({test_frames(runs[0])}){training_length(runs[0])}; {len(runs)} seed(s) | "
+              f"{cells['transfer']} | {cells['baseline']} | {gap} |")
 
 
 def main() -> None:
