@@ -11,7 +11,7 @@ symbol, 32-d latent, 150 epochs) followed by `python -m zoo evaluate`, which tra
 baseline on the same training notes (with the run's transpositions) and scores both on the test
 notes, none of which (instrument, pitch, dynamics) was trained on. Runs are named
 CASE_psK[TAG]_sSEED under weights/; one that exists is reused (its flags must match), one that
-has no `analysis/metrics.csv` is evaluated. Two runs go side by side (`--jobs`), one thread each.
+has no row in its `evaluation.csv` is evaluated. Two runs go side by side (`--jobs`), one thread each.
 `--finetune EPOCHS LR` then trains EPOCHS more epochs at learning rate LR from each run's best
 (lowest val_loss) checkpoint (`--load RUN --learning_rate LR`, a fresh optimizer: the original's own
 way to continue), as run RUN_ftEPOCHSlrLR, and evaluates that too.
@@ -97,24 +97,20 @@ def train_and_evaluate(case: str, seed: int, args) -> str:
                                 "--intra_op_threads", "1", "--inter_op_threads", "1",
                                 *training_argv(case, seed, args, stage)],
                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, check=True)
-        if not (run / "analysis" / "metrics.csv").is_file():
+        if last_evaluation(run) is None:
             with open(logs / f"{name}.evaluate.log", "w") as log:
                 subprocess.run([sys.executable, "-m", "zoo", "evaluate", "-n", name], cwd=REPO, stdout=log,
                                stderr=subprocess.STDOUT, check=True)
     return name
 
 
-def classification(run: Path) -> dict[tuple[str, str], float]:
-    """(direction, label) -> classification ratio, from the run's analysis/metrics.csv."""
-    with open(run / "analysis" / "metrics.csv", newline="") as file:
-        return {(row["direction"], row["label"]): float(row["value"]) for row in csv.DictReader(file)
-                if row["metric"] == "classif"}
-
-
-def test_frames(run: Path) -> int | None:
+def last_evaluation(run: Path) -> dict[str, str] | None:
+    """The last row `python -m zoo evaluate` appended to the run's evaluation.csv, or None."""
+    if not (run / "evaluation.csv").is_file():
+        return None
     with open(run / "evaluation.csv", newline="") as file:
         rows = list(csv.DictReader(file))
-    return int(rows[-1]["test_frames"]) if rows else None
+    return rows[-1] if rows else None
 
 
 def training_length(run: Path) -> str:
@@ -133,20 +129,21 @@ def report(args) -> None:
     print("|---|---|---|---|")
     for case, stage in ((case, stage) for case in args.cases for stage in stages(args)):
         runs = [REPO / "weights" / run_name(case, seed, args, stage) for seed in args.seeds]
-        runs = [run for run in runs if (run / "analysis" / "metrics.csv").is_file()]
+        evaluations = {run: last_evaluation(run) for run in runs}
+        runs = [run for run in runs if evaluations[run] is not None]
         if not runs:
             continue
-        values = [classification(run) for run in runs]
+        values = [{key: float(value) for key, value in evaluations[run].items() if "_classif_" in key} for run in runs]
         cells = {}
         for direction in ("transfer", "baseline"):
-            means = [sum(v[(direction, label)] for v in values) / len(values) for label in LABELS]
-            seeds = [fmt(f"{v[(direction, label)]:.3f}" for label in LABELS) for v in values]
+            means = [sum(v[f"{direction}_classif_{label}"] for v in values) / len(values) for label in LABELS]
+            seeds = [fmt(f"{v[f'{direction}_classif_{label}']:.3f}" for label in LABELS) for v in values]
             cells[direction] = f"{fmt(f'{m:.3f}' for m in means)} [{'; '.join(seeds)}]"
             cells[direction + "_mean"] = means
         gap = fmt(f"{t - b:+.3f}" for t, b in zip(cells["transfer_mean"], cells["baseline_mean"]))
         instruments, mode = CASES[case]
         what = " + ".join(instruments) + (f", {mode}" if len(instruments) > 1 else "")
-        print(f"| {what} ({test_frames(runs[0])}){training_length(runs[0])}; {len(runs)} seed(s) | "
+        print(f"| {what} ({evaluations[runs[0]]['test_frames']}){training_length(runs[0])}; {len(runs)} seed(s) | "
               f"{cells['transfer']} | {cells['baseline']} | {gap} |")
 
 
