@@ -40,6 +40,15 @@ def test_score_to_frame_labels_and_back(corpus_scores):
     assert back.tracks[0].program == 73  # GM flute
 
 
+def test_decoded_parts_are_named_after_their_instruments_not_the_data_sets_order():
+    encoding = NotesEncoding(instruments=["Flute", "Piano", "Alto-Sax"])
+    two_parts = {"octave": np.array([[4, 3]]), "pitch": np.array([[0, 5]]), "dynamics": np.array([[2, 2]])}
+    model_parts = encoding.decode(two_parts, ["Piano", "Alto-Sax"])  # a model trained on a subset
+    assert [(t.name, t.program) for t in model_parts.tracks] == [("Piano", 0), ("Alto-Sax", 65)]
+    piece = {key: value[:, 0] for key, value in two_parts.items()} | {"instrument": np.array([2])}
+    assert [(t.name, t.program) for t in encoding.decode(piece).tracks] == [("Alto-Sax", 65)]
+
+
 def test_polyphony_silence_and_bad_scores_are_marked_or_refused():
     encoding = NotesEncoding(instruments=["Piano"])
     frame = int(round(FRAME_SECONDS * 960))

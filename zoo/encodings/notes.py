@@ -193,25 +193,31 @@ class NotesEncoding(Encoding):
             "midi": midi,
         }
 
-    def decode(self, labels: dict[str, np.ndarray]) -> Score:
+    def decode(self, labels: dict[str, np.ndarray], instruments: list[str] | None = None) -> Score:
         """Per-frame labels -> Score with one track per part; runs of equal labels become one note.
 
         Args:
             labels: dict with "octave", "pitch", "dynamics": int arrays [frames] or [frames, parts];
-                negative values (silent, polyphonic) and out-of-range classes are rests.
+                negative values (silent, polyphonic) and out-of-range classes are rests. A data-set
+                piece's "instrument" (index into `self.instruments`) names its one part.
+            instruments: the instrument of each part (a model's `--instruments`, often a subset of
+                the data set's). Default: the piece's own instrument, else the data set's in order.
         """
         arrays = [np.asarray(labels.get(key, ()), np.int64) for key in LABELS]
         arrays = [a[:, None] if a.ndim == 1 else a for a in arrays]
         if not arrays[0].size or any(a.shape != arrays[0].shape for a in arrays):
             return Score()
         octave, pitch, dynamics = arrays
+        if instruments is None:
+            index = np.asarray(labels.get("instrument", ()), np.int64).reshape(-1)
+            instruments = [self.instruments[index[0]]] if index.size and octave.shape[1] == 1 else self.instruments
         valid = ((octave >= 0) & (octave < 9) & (pitch >= 0) & (pitch < 12) & (dynamics >= 0) & (dynamics < 5))
         midi = np.where(valid, midi_of(octave, pitch), -1)
         velocity = np.asarray(VELOCITIES)[np.clip(dynamics, 0, 4)]
         resolution, ticks_per_frame = 480, FRAME_SECONDS * 960  # 120 qpm: 960 ticks a second
         tracks = []
         for p in range(midi.shape[1]):
-            name = self.instruments[p] if p < len(self.instruments) else f"part {p + 1}"
+            name = instruments[p] if p < len(instruments) else f"part {p + 1}"
             program = INSTRUMENTS[name][0] if name in INSTRUMENTS else 0
             column = midi[:, p]
             change = np.flatnonzero(np.diff(np.concatenate([[-9], column, [-9]])) != 0)

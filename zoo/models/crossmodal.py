@@ -242,7 +242,7 @@ class CrossModal(ModelType):
         for i in range(num_outputs):
             z = latent_path("line", min(length or 64, 2048), config["dims"][-1], np.random.default_rng(seed + i))
             logits = keras.ops.convert_to_numpy(model.decode_symbol(z.astype(np.float32)))
-            scores.append(encoding.decode(labels_from_logits(logits, config)))
+            scores.append(encoding.decode(labels_from_logits(logits, config), config["instruments"]))
         return scores
 
     @classmethod

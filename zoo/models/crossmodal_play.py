@@ -407,7 +407,7 @@ def _audio(args, config, encoding: NotesEncoding, model, stem: Path) -> list[Pat
         labels[label][quiet] = -1
     midi_path = stem.parent / f"{stem.name}-transcription.mid"
     stem.parent.mkdir(parents=True, exist_ok=True)
-    write_midi(encoding.decode(labels), midi_path)
+    write_midi(encoding.decode(labels, config["instruments"]), midi_path)
     audio, rebuilt = _decode_to_audio(model, z_by_layer[0], encoding, args["iterations"], args["seed"], layer=0)
     wav_path = _write_audio(audio, stem.parent / f"{stem.name}-resynthesis.wav")
     png_path = stem.parent / f"{stem.name}.png"
