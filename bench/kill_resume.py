@@ -5,7 +5,7 @@ and SIGKILL it at a seeded random moment (while it starts, during a step, as soo
 temporary file shows up, or while it writes the final model); half the runs are resumed with
 `--resume_auto` and killed a second time. After every kill:
 
-- every `.keras` in checkpoints/ and model.keras loads through `zoo.checkpoints.load_model`;
+- every `.keras` in checkpoints/ and model.keras loads through `zoo.core.checkpoints.load_model`;
 - backup/state.json parses and names a weights file that exists; every `epoch-*.weights.h5` opens
   with h5py and all its datasets read back (at most one stale one beside the committed one);
 - the committed epoch never goes back, and a resumed process says it resumes after it.
@@ -144,7 +144,7 @@ def prepare_data(kind: str, out: Path) -> Path | None:
         _prepare(out, [str(nottingham / f"ashover{i}.mid") for i in range(1, 13)], "melody")
         (out / "tiny.json").write_text(json.dumps(TINY_MUSICVAE))
     elif kind == "jsb":
-        from zoo.data.polyphonic import BUNDLED_JSB
+        from zoo.families.rnn_piano.polyphonic import BUNDLED_JSB
 
         data = json.loads(BUNDLED_JSB.read_text())
         target.write_text(json.dumps({"train": data["train"][:24], "valid": data["valid"][:6], "test": data["test"][:4]}))
@@ -209,7 +209,7 @@ def check_files(run: Path) -> list[str]:
     """Problems with the checkpoint, backup and model files in `run` (empty list: all complete)."""
     import keras
 
-    from zoo.checkpoints import load_model
+    from zoo.core.checkpoints import load_model
     from zoo.errors import RunError
 
     problems = []

@@ -38,7 +38,7 @@ MODEL_CONFIG = {
 }
 
 # Each TensorFlow variant: what it changes against the zoo's default training path
-# (zoo.train.build_compiled + model.fit on zoo.data.dataset.window_dataset).
+# (zoo.engine.train.build_compiled + model.fit on zoo.data.dataset.window_dataset).
 #   env: environment set before TensorFlow is imported; jit: compile(jit_compile=...);
 #   unroll: LSTM(unroll=True); spe: compile(steps_per_execution=...);
 #   threads: (intra_op, inter_op) for tf.config.threading; precision: keras mixed-precision policy.
@@ -137,10 +137,10 @@ def run_tf(args, name: str) -> dict:
     import tensorflow as tf
 
     from zoo.data.dataset import window_dataset
-    from zoo.models import get_model_type
+    from zoo.core.registry import get_model_type
     from zoo.encodings import EventEncoding
-    from zoo.optimizers import make_optimizer
-    from zoo.train import build_compiled
+    from zoo.core.optimizers import make_optimizer
+    from zoo.engine.train import build_compiled
 
     model_type = get_model_type("lstm")
     config = dict(MODEL_CONFIG)

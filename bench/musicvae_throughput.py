@@ -43,9 +43,9 @@ def run_tensorflow(size: dict, warmup: int, steps: int, threads: int) -> dict:
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
-    from zoo.encodings.melody import MelodyEncoding
-    from zoo.models.musicvae_config import resolve_config
-    from zoo.models.musicvae import MusicVAE
+    from zoo.families.musicvae.melody_encoding import MelodyEncoding
+    from zoo.families.musicvae.musicvae_config import resolve_config
+    from zoo.families.musicvae.music_vae import MusicVAE
 
     seq = {"key": "greedy", "params": {"z_size": size["z"], "decoder_args": {"key": "another", "params": {
         "z_size": size["z"], "embed_size": size["embed"], "hidden_size": size["dec"], "n_layers": size["layers"]}}}}

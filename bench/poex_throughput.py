@@ -4,8 +4,8 @@ Both sides train the same two-expert network (interval expert: 50 inputs -> LSTM
 Dense 27 -> interval decoder; chord expert: 37 -> 300 -> 300 -> 14 -> chord decoder; trainable
 initial states; dropout 0.5 with one mask per sequence; normalised product; summed NLL; Adam 2e-4,
 epsilon 1e-8) on the same precomputed batches (10 random 4-bar segments of the shared lead sheets,
-built once by zoo.encodings.leadsheet) in the same order. The TensorFlow side is the zoo's own path:
-`zoo.train.build_compiled` and `Model.fit`. Each side warms up (tracing, 3 steps) and then times
+built once by zoo.families.leadsheet.leadsheet_encoding) in the same order. The TensorFlow side is the zoo's own path:
+`zoo.engine.train.build_compiled` and `Model.fit`. Each side warms up (tracing, 3 steps) and then times
 `--steps` steps `--repeats` times; the median is reported. Then it times `LeadSheetGenerator` over
 32 bars (1,536 steps) of chord changes, first call (with tracing) and a second call.
 
@@ -30,8 +30,8 @@ BATCH, SEG, UNITS = 10, 192, 300
 
 def make_batches(data: Path, count: int, seed: int = 0):
     """`count` batches (inputs dict, target) of random segments, exactly as training draws them."""
-    from zoo.encodings import leadsheet as ls
-    from zoo.models.lstmprovisor import LeadSheetModelType, segment_starts
+    from zoo.families.leadsheet import leadsheet_encoding as ls
+    from zoo.families.leadsheet.lstmprovisor import LeadSheetModelType, segment_starts
     from zoo.music.leadsheet import read_leadsheet
 
     pieces = []
@@ -59,8 +59,8 @@ def make_batches(data: Path, count: int, seed: int = 0):
 def time_tensorflow(batches, steps: int, repeats: int) -> tuple[float, list[float]]:
     import tensorflow as tf
 
-    from zoo.models import get_model_type
-    from zoo.train import build_compiled
+    from zoo.core.registry import get_model_type
+    from zoo.engine.train import build_compiled
 
     model = build_compiled(get_model_type("poex"), {"layer_size": [UNITS], "num_layers": [2], "optimizer": "adam",
                                                     "learning_rate": 2e-4, "jit_compile": "auto"}, None)
@@ -155,9 +155,9 @@ def time_generation(bars: int = 32) -> tuple[float, float]:
     import keras
     import tensorflow as tf
 
-    from zoo.models import get_model_type
-    from zoo.layers.leadsheet_network import LeadSheetGenerator
-    from zoo.models.lstmprovisor import LeadSheetModelType
+    from zoo.core.registry import get_model_type
+    from zoo.families.leadsheet.leadsheet_network import LeadSheetGenerator
+    from zoo.families.leadsheet.lstmprovisor import LeadSheetModelType
 
     keras.utils.set_random_seed(0)
     model = get_model_type("poex").build({"layer_size": [UNITS], "num_layers": [2]}, None)

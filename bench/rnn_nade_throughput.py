@@ -36,8 +36,8 @@ def batches(args):
     sys.path.insert(0, str(REPO))
     import numpy as np
 
-    from zoo.data.polyphonic import BUNDLED_JSB, read_polyphonic_json
-    from zoo.models.rnn_piano import chunk_rolls
+    from zoo.families.rnn_piano.polyphonic import BUNDLED_JSB, read_polyphonic_json
+    from zoo.families.rnn_piano.rnn_piano import chunk_rolls
 
     chunks = chunk_rolls(read_polyphonic_json(BUNDLED_JSB)["train"], args.seq_len)
     order = np.random.default_rng(args.seed).permutation(len(chunks))
@@ -127,8 +127,8 @@ def run_tf(args, name: str) -> dict:
     import keras
     import tensorflow as tf
 
-    from zoo.models import get_model_type
-    from zoo.train import build_compiled
+    from zoo.core.registry import get_model_type
+    from zoo.engine.train import build_compiled
 
     config = {"num_hidden": NADE_HIDDEN, "rnn_units": list(RNN_UNITS), "dropout": 0.1, "internal_bias": False,
               "rnn_type": "lstm", "optimizer": "adam", "learning_rate": 1e-2, "clip_norm": 5.0,

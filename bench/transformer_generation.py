@@ -1,6 +1,6 @@
 """Generation speed of the zoo's `transformer`: key/value cache vs recomputing the prefix, and vs GPT-2.
 
-1. Cache vs recompute: the same model and the same compiled loop (`zoo.sampling.TokenGenerator.generate`),
+1. Cache vs recompute: the same model and the same compiled loop (`zoo.core.sampling.TokenGenerator.generate`),
    once with the model type's generator (key/value cache; its step also XLA-compiled) and once
    with a generator whose step re-runs the whole model on the prefix so far (what the seed and the
    public Keras example do), generating a piece of `--context` positions (1 primer + context-1 events).
@@ -58,10 +58,10 @@ def run_tf(args, name: str) -> dict:
     import tensorflow as tf
 
     from zoo.encodings import EventEncoding
-    from zoo.models import get_model_type
-    from zoo.models.transformer import TransformerGenerator
-    from zoo.sampling import TokenGenerator, sample_tokens
-    from zoo.train import configure_threads
+    from zoo.core.registry import get_model_type
+    from zoo.families.transformer.music_transformer import TransformerGenerator
+    from zoo.core.sampling import TokenGenerator, sample_tokens
+    from zoo.engine.train import configure_threads
 
     if name == "cache_threads_1_2":
         configure_threads(1, 2)  # before TensorFlow runs its first op

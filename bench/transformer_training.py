@@ -13,7 +13,7 @@ times `--steps` steps `--repeats` times and reports the median. PyTorch runs bef
     python bench/transformer_training.py --variant default --steps 10 --repeats 3
     python bench/transformer_training.py --list
 
-The TensorFlow side is the zoo's own path: `zoo.train.build_compiled` and `model.fit` on
+The TensorFlow side is the zoo's own path: `zoo.engine.train.build_compiled` and `model.fit` on
 `zoo.data.dataset.window_dataset`; a variant changes one setting. Nothing is asserted about timings.
 """
 from __future__ import annotations
@@ -146,8 +146,8 @@ def run_tf(args, name: str) -> dict:
 
     from zoo.data.dataset import window_dataset
     from zoo.encodings import EventEncoding
-    from zoo.models import get_model_type
-    from zoo.train import build_compiled
+    from zoo.core.registry import get_model_type
+    from zoo.engine.train import build_compiled
 
     config = model_config(args)
     if "jit" in spec:

@@ -1,4 +1,4 @@
-"""Shared fixtures: a small real corpus prepared once, and a tiny trained LSTM run."""
+"""Shared fixtures: real scores (music21 corpus, Nottingham), a small corpus prepared once, a tiny trained LSTM run."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
 
-from helpers import chorale_paths, train_args
+from helpers import NOTTINGHAM_MIDI, chorale_paths, needs_shared, train_args
+from zoo.music.midi import read_midi
+from zoo.music.music21_io import score_from_music21
+from zoo.music.score import Score
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +39,26 @@ def trained_run(tmp_path_factory, event_data) -> tuple[Path, str]:
                          "-t": str(root / "logs"), "--sample_every": "1", "--sample_length": "48"})
     assert run_cli(training_main, argv) == 0
     return root / "weights", "tiny"
+
+NOTTINGHAM_FILES = ["ashover1.mid", "ashover2.mid", "hpps1.mid", "jigs10.mid", "waltzes1.mid"]
+CORPUS_PIECES = ["bach/bwv66.6", "bach/bwv1.6", "beethoven/opus18no1"]
+
+
+@pytest.fixture(scope="session")
+def corpus_scores() -> list[Score]:
+    import music21
+
+    return [score_from_music21(music21.corpus.parse(name)) for name in CORPUS_PIECES]
+
+
+@pytest.fixture(scope="session")
+def nottingham_scores() -> list[Score]:
+    folder = needs_shared(NOTTINGHAM_MIDI)
+    return [read_midi(folder / name) for name in NOTTINGHAM_FILES]
+
+
+@pytest.fixture(scope="session", params=["music21-corpus", "nottingham"])
+def real_scores(request) -> list[Score]:
+    """Real scores, one parameter per source: the music21 corpus, then Nottingham MIDI files."""
+    name = "corpus_scores" if request.param == "music21-corpus" else "nottingham_scores"
+    return request.getfixturevalue(name)

@@ -24,10 +24,10 @@ import pytest
 import tensorflow as tf
 
 from helpers import ROOT
-from zoo.checkpoints import check_keras_file, load_model
+from zoo.core.checkpoints import check_keras_file, load_model
 from zoo.cli import generate_main, run_cli, training_main, zoo_main
 from zoo.errors import RunError, UsageError
-from zoo.run import check_run_name
+from zoo.core.run_folder import check_run_name
 
 PAYLOAD_MODULE = "zoo_hostile_payload"
 
@@ -131,7 +131,7 @@ _UNSAFE_CALLS = re.compile(
     r"enable_unsafe_deserialization|func_load|marshal"
 )
 # The two readers that may touch the raw APIs: the restricted unpickler and the checked model loader.
-_ALLOWED = {("zoo/data/safe_pickle.py", "Unpickler"), ("zoo/checkpoints.py", "keras.models.load_model")}
+_ALLOWED = {("zoo/data/safe_pickle.py", "Unpickler"), ("zoo/core/checkpoints.py", "keras.models.load_model")}
 
 
 def test_every_load_site_goes_through_the_restricted_loaders():
@@ -142,7 +142,7 @@ def test_every_load_site_goes_through_the_restricted_loaders():
                             if token.type not in (tokenize.COMMENT, tokenize.STRING))
         relative = str(path.relative_to(ROOT))
         found += [(relative, m.group(0)) for m in _UNSAFE_CALLS.finditer(code) if (relative, m.group(0)) not in _ALLOWED]
-    assert found == [], f"raw deserialisation outside zoo/data/safe_pickle.py and zoo/checkpoints.py: {found}"
+    assert found == [], f"raw deserialisation outside zoo/data/safe_pickle.py and zoo/core/checkpoints.py: {found}"
 
 
 # ---------------------------------------------------------------- .keras files with a Lambda layer
@@ -167,8 +167,8 @@ def test_a_lambda_model_is_refused_wherever_a_model_is_read(run, tmp_path, capfd
                    "--resume", "Python lambda")
     assert not (weights / "resumed").exists()
     # crossmodal --load RUN and MusicVAE's ckpt_path read through the same loader.
-    from zoo.models.crossmodal import load_weights_from
-    from zoo.models.musicvae import load_checkpoint_weights
+    from zoo.families.crossmodal.cross_modal import load_weights_from
+    from zoo.families.musicvae.music_vae import load_checkpoint_weights
 
     with pytest.raises(RunError, match="Python lambda"):
         load_weights_from(None, {"weights_path": str(weights), "load": name, "load_epoch": None})

@@ -124,7 +124,7 @@ def _model_flags(model_type) -> _Parser:
 def parse_training_args(argv: Sequence[str] | None = None) -> dict:
     """Parses training.py flags; a flag of another model type is a UsageError naming its owner."""
     import_tensorflow_quietly()
-    from zoo.models import get_model_type, model_type_names  # importing zoo.models registers every type
+    from zoo.core.registry import get_model_type, model_type_names
 
     argv = list(sys.argv[1:] if argv is None else argv)
     general = _training_parser()
@@ -152,7 +152,7 @@ def parse_training_args(argv: Sequence[str] | None = None) -> dict:
 
 def _print_help(general: _Parser, model_flags, argv: list[str]) -> None:
     """Help lists the general flags plus those of -m's model type (of every type when -m is absent)."""
-    from zoo.models import get_model_type, model_type_names
+    from zoo.core.registry import get_model_type, model_type_names
 
     names = model_type_names()
     for flag in ("-m", "--model_type"):
@@ -170,7 +170,7 @@ def _check_positive(args: dict, names: list[str]) -> None:
 
 def training_main(argv: Sequence[str] | None = None) -> None:
     args = parse_training_args(argv)
-    from zoo.train import train
+    from zoo.engine.train import train
 
     run = train(args)
     print(f"done: {run.path} (generate with: python generate.py -m {args['model_type']} -n {run.name})", file=sys.stderr)
@@ -200,8 +200,8 @@ def _generate_flags(model_type) -> _Parser:
 def parse_generate_args(argv: Sequence[str] | None = None) -> dict:
     """Parses generate.py flags: the general ones, then those of the run's model type."""
     import_tensorflow_quietly()
-    from zoo.models import get_model_type
-    from zoo.run import RunFolder
+    from zoo.core.registry import get_model_type
+    from zoo.core.run_folder import RunFolder
 
     argv = list(sys.argv[1:] if argv is None else argv)
     general = _generate_parser()
@@ -221,8 +221,8 @@ def parse_generate_args(argv: Sequence[str] | None = None) -> dict:
 
 def generate_main(argv: Sequence[str] | None = None) -> None:
     args = parse_generate_args(argv)
-    from zoo.generate import generate
-    from zoo.train import configure_threads
+    from zoo.engine.generate import generate
+    from zoo.engine.train import configure_threads
 
     configure_threads(args["intra_op_threads"], args["inter_op_threads"])
 
@@ -276,13 +276,13 @@ def zoo_main(argv: Sequence[str] | None = None) -> None:
     import_tensorflow_quietly()
     if command == "export":
         _refuse_extra(rest, "python -m zoo export")
-        from zoo.export import export
+        from zoo.engine.export import export
 
         print(f"wrote {export(args)}")
     else:
-        from zoo.evaluate import evaluate
-        from zoo.models import get_model_type
-        from zoo.run import RunFolder
+        from zoo.engine.evaluate import evaluate
+        from zoo.core.registry import get_model_type
+        from zoo.core.run_folder import RunFolder
 
         model_type = get_model_type(RunFolder(Path(args["weights_path"]), args["name"]).load_config()["model_type"])
         own = _Parser(prog=f"python -m zoo evaluate ({model_type.name})", add_help=False)

@@ -482,13 +482,13 @@ def read_case(reader: str, path: Path) -> str:
         scores = load_tunes(path)
         return f"{len(scores)} tunes; " + _encode_all(scores[0])
     if reader == "json":
-        from zoo.data.polyphonic import read_polyphonic_json
+        from zoo.families.rnn_piano.polyphonic import read_polyphonic_json
 
         splits = read_polyphonic_json(path)
         return f"{sum(len(v) for v in splits.values())} rolls"
     if reader == "wav":
         from zoo.errors import ZooError
-        from zoo.models.crossmodal_play import read_mono_wav
+        from zoo.families.crossmodal.play import read_mono_wav
         from zoo.music.audio import _read_wav
 
         outcome = []

@@ -306,7 +306,7 @@ def test_cpu_time_alarm_left_without_exit_disarms_itself():
     ('{"train": [[[true]]], "valid": [[[60]]], "test": [[[60]]]}', "integer MIDI pitches"),
 ])
 def test_polyphonic_json_hostile_values_are_data_errors(tmp_path, text, match):
-    from zoo.data.polyphonic import read_polyphonic_json
+    from zoo.families.rnn_piano.polyphonic import read_polyphonic_json
 
     path = tmp_path / "rolls.json"
     path.write_text(text)
@@ -315,7 +315,7 @@ def test_polyphonic_json_hostile_values_are_data_errors(tmp_path, text, match):
 
 
 def test_polyphonic_json_error_shows_a_bounded_repr(tmp_path):
-    from zoo.data.polyphonic import read_polyphonic_json
+    from zoo.families.rnn_piano.polyphonic import read_polyphonic_json
 
     path = tmp_path / "rolls.json"
     path.write_text(json.dumps({"train": [[["x" * 10_000] * 1000]], "valid": [], "test": []}))
@@ -353,7 +353,7 @@ def test_render_fallback_wav_reader_raises_score_read_errors(tmp_path, data):
 
 
 def test_wav_data_size_lie_does_not_allocate_it(tmp_path):
-    from zoo.models.crossmodal_play import read_mono_wav
+    from zoo.families.crossmodal.play import read_mono_wav
     from zoo.music.audio import _read_wav
 
     path = tmp_path / "lie.wav"
@@ -366,7 +366,7 @@ def test_wav_data_size_lie_does_not_allocate_it(tmp_path):
 
 @pytest.mark.parametrize("rate", [0, 7, 0xFFFFFFFF])
 def test_wav_absurd_sample_rate_is_refused(tmp_path, rate):
-    from zoo.models.crossmodal_play import read_mono_wav
+    from zoo.families.crossmodal.play import read_mono_wav
 
     path = tmp_path / "rate.wav"
     path.write_bytes(wav_bytes(rate=rate))
@@ -375,7 +375,7 @@ def test_wav_absurd_sample_rate_is_refused(tmp_path, rate):
 
 
 def test_wav_non_finite_float_samples_are_refused(tmp_path):
-    from zoo.models.crossmodal_play import read_mono_wav
+    from zoo.families.crossmodal.play import read_mono_wav
 
     path = tmp_path / "nan.wav"
     path.write_bytes(wav_bytes(fmt_tag=3, bits=32, data=np.array([0.5, np.nan, 0.1], "<f4").tobytes()))
@@ -384,7 +384,7 @@ def test_wav_non_finite_float_samples_are_refused(tmp_path):
 
 
 def test_wav_written_by_the_zoo_still_reads(tmp_path):
-    from zoo.models.crossmodal_play import read_mono_wav
+    from zoo.families.crossmodal.play import read_mono_wav
     from zoo.music.audio import _read_wav, write_wav
 
     samples = np.sin(np.arange(2205) / 10.0).astype(np.float32) * 0.5

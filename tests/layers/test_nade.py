@@ -77,7 +77,7 @@ def test_sample_frequencies_follow_the_model_and_compile_once():
 
 
 def test_save_and_reload_gives_the_same_outputs(tmp_path):
-    from zoo.checkpoints import load_model, save_model
+    from zoo.core.checkpoints import load_model, save_model
 
     x_in = keras.Input((6,))
     enc_in = keras.Input((4,))

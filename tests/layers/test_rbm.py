@@ -80,7 +80,7 @@ def test_ais_matches_exact_partition_function(base):
 
 
 def test_save_and_reload_gives_the_same_outputs(tmp_path):
-    from zoo.checkpoints import load_model, save_model
+    from zoo.core.checkpoints import load_model, save_model
 
     @keras.saving.register_keras_serializable(package="zoo_tests")
     class FreeEnergy(keras.layers.Layer):

@@ -82,7 +82,7 @@ def test_sample_sequence_compiles_once_and_keeps_the_primer_state(cls):
 
 @pytest.mark.parametrize("cls", [RnnNade, RnnRbm])
 def test_save_and_reload_gives_the_same_outputs(tmp_path, cls):
-    from zoo.checkpoints import load_model, save_model
+    from zoo.core.checkpoints import load_model, save_model
 
     inputs, targets = keras.Input((None, 6)), keras.Input((None, 6))
     layer = cls(6, 4, rnn_units=(8,), name="estimator")

@@ -1,4 +1,5 @@
-"""Encodings: Score <-> integer token ids (pure numpy). Importing this package registers them all."""
+"""Encodings: Score <-> integer token ids (pure numpy). The ones several families share live here;
+`get_encoding_class` finds any encoding by name, a family's own included, importing only its module."""
 from zoo.encodings.base import (
     EOS_ID,
     NUM_SPECIAL,
@@ -9,12 +10,8 @@ from zoo.encodings.base import (
     get_encoding_class,
 )
 from zoo.encodings.event import EventEncoding
-from zoo.encodings.melody import MelodyEncoding  # noqa: F401  (registers 'melody')
-from zoo.encodings.leadsheet import LEADSHEET_ENCODINGS  # noqa: F401  (registers 'abs', 'cot', 'rel', 'poex')
 from zoo.encodings.numeric import NumericEncoding
-from zoo.encodings.pianoroll import PianorollEncoding  # noqa: F401  (registers 'pianoroll')
-from zoo.encodings.notes import NotesEncoding  # noqa: F401  (registers 'notes')
-from zoo.encodings.multitrack import MultitrackEncoding  # noqa: F401  (registers 'multitrack')
+from zoo.encodings.pianoroll import PianorollEncoding
 
 __all__ = [
     "EOS_ID",
@@ -23,6 +20,7 @@ __all__ = [
     "Encoding",
     "EventEncoding",
     "NumericEncoding",
+    "PianorollEncoding",
     "encoding_from_config",
     "encoding_names",
     "get_encoding_class",

@@ -11,6 +11,7 @@ No TensorFlow here: encodings are pure numpy.
 from __future__ import annotations
 
 import abc
+import importlib
 from typing import Any, ClassVar, Iterable
 
 import numpy as np
@@ -22,23 +23,45 @@ PAD_ID = 0
 EOS_ID = 1
 NUM_SPECIAL = 2
 
+# encoding name -> the module whose import registers it; an encoding one family alone uses lives in
+# that family's folder. None of these modules imports TensorFlow, so `prepare` stays light.
+ENCODING_MODULES: dict[str, str] = {
+    "event": "zoo.encodings.event",
+    "numeric": "zoo.encodings.numeric",
+    "pianoroll": "zoo.encodings.pianoroll",
+    "melody": "zoo.families.musicvae.melody_encoding",
+    "abs": "zoo.families.leadsheet.leadsheet_encoding",
+    "cot": "zoo.families.leadsheet.leadsheet_encoding",
+    "rel": "zoo.families.leadsheet.leadsheet_encoding",
+    "poex": "zoo.families.leadsheet.leadsheet_encoding",
+    "notes": "zoo.families.crossmodal.notes_encoding",
+    "multitrack": "zoo.families.multinn.multitrack_encoding",
+}
+
 _ENCODINGS: dict[str, type["Encoding"]] = {}
 
 
 def register_encoding(cls: type["Encoding"]) -> type["Encoding"]:
-    """Class decorator: makes an encoding known by its `name` to `get_encoding`/`from_config`."""
+    """Class decorator: makes an encoding known by its `name` to `get_encoding_class`/`encoding_from_config`."""
+    if ENCODING_MODULES.get(cls.name) != cls.__module__:
+        raise RuntimeError(f"encoding '{cls.name}' is defined in {cls.__module__}, but the table in "
+                           f"zoo/encodings/base.py names {ENCODING_MODULES.get(cls.name) or 'no module'} for it")
     _ENCODINGS[cls.name] = cls
     return cls
 
 
 def encoding_names() -> list[str]:
-    return sorted(_ENCODINGS)
+    """Every encoding name the zoo knows, sorted (imports none of them)."""
+    return sorted(ENCODING_MODULES)
 
 
 def get_encoding_class(name: str) -> type["Encoding"]:
-    key = name.lower()
-    if key not in _ENCODINGS:
+    """Case-insensitive lookup that imports the module of that encoding alone."""
+    key = str(name).lower()
+    if key not in ENCODING_MODULES:
         raise UsageError(f"unknown encoding '{name}' (known: {', '.join(encoding_names())})")
+    if key not in _ENCODINGS:
+        importlib.import_module(ENCODING_MODULES[key])
     return _ENCODINGS[key]
 
 

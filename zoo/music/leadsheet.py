@@ -9,7 +9,7 @@ repeated under every chorus.
 
 Time: the Score is exact at 120 ticks per quarter (Impro-Visor's 480 "slots" per whole note), so
 32nd notes (15 ticks) and quintuplets (`16/5` = 24 ticks) read without loss; the 48-steps-a-bar
-encodings quantise later (zoo/encodings/leadsheet.py). Corrected behaviour of the original (§10):
+encodings quantise later (zoo/families/leadsheet/leadsheet_encoding.py). Corrected behaviour of the original (§10):
 the meter is read (not assumed); a bar of n chords always sums to a whole bar (the first
 `steps mod n` chords get one step more); chords after the last `|` form a final bar; an empty bar
 repeats the previous chord with a warning; an unknown chord quality or bad slash bass is a

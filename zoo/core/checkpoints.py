@@ -1,0 +1,225 @@
+"""Saving and loading models safely: atomic `.keras` writes and a loader that runs no one else's code.
+
+A `.keras` file is a zip whose `config.json` names the classes and functions to rebuild. Keras safe
+mode refuses Python lambdas; before Keras sees a file, `check_keras_file` also walks that config
+and refuses anything that would reach code outside Keras and the zoo: a module other than
+keras.* / zoo.*, a Keras namespace that touches files, the network or global settings
+(keras.utils, keras.config, keras.applications, ...), or a registered name that resolves to a
+class of another package. SavedModel folders, legacy HDF5 models and Keras folders are never
+loaded: the zoo only reads `.keras` zips (and `.weights.h5` files, which hold arrays alone).
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterator
+
+import keras
+
+from zoo.atomic import atomic_path
+from zoo.errors import RunError
+
+MAX_CONFIG_BYTES = 64 << 20  # a zoo model's config.json is well under 1 MiB; refuse absurd ones unread
+_TRUSTED_PACKAGES = ("keras", "zoo")
+# Keras namespaces whose functions read or write files, reach the network, or change global
+# settings: nothing a model's layers need, so a config that names them is refused.
+_UNSAFE_KERAS_NAMESPACES = frozenset({
+    "applications", "backend", "callbacks", "config", "datasets", "distribution", "export", "legacy",
+    "preprocessing", "saving", "utils", "visualization",
+})
+# Where Keras looks up a function saved as 'builtins' (serialization_lib.BUILTIN_MODULES).
+_KERAS_BUILTIN_SPACES = ("activations", "constraints", "initializers", "losses", "metrics", "optimizers",
+                         "regularizers")
+# Encoded values, not classes: Keras rebuilds them without looking anything up.
+_VALUE_CLASS_NAMES = frozenset({"__numpy__", "__bytes__", "__tensor__", "__slice__", "__ellipsis__"})
+
+
+def save_model(model: keras.Model, path: str | os.PathLike) -> None:
+    """Writes a `.keras` file atomically: a crash mid-write leaves the previous file intact."""
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+
+
+def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
+    """Writes `model` weights and optimizer state (`.weights.h5`) atomically."""
+    with atomic_path(path) as tmp:
+        model.save_weights(tmp)
+
+
+def load_model(path: str | os.PathLike) -> keras.Model:
+    """Loads a `.keras` file after `check_keras_file`, in Keras safe mode; RunError when corrupt or unsafe.
+
+    The file's family must be imported first (`zoo.core.registry.get_model_type` of its run's model
+    type does it): its layers are then registered, and no other family's are.
+    """
+    path = Path(path)
+    check_keras_file(path)
+    try:
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # zip, h5 and deserialisation errors come in many types
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise RunError(f"cannot load {path}: the file is corrupt, truncated or unsafe ({reason[:200]})") from None
+
+
+def load_weights_into(model: keras.Model, path: str | os.PathLike) -> None:
+    """Copies the weights of a `.keras` or `.weights.h5` file into `model`, rebuilding no object of the file.
+
+    Only arrays are read (Keras's weights-only loading), so nothing the file names is imported or
+    called; the `.keras` file is still checked first, so a hostile one is named as such.
+    RunError for a SavedModel, another format, or weights of another shape.
+    """
+    path = Path(path)
+    check_weights_file(path)
+    try:
+        model.load_weights(path)
+    except Exception as error:  # shape mismatch, corrupt h5 or zip
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise RunError(f"cannot load weights from {path}: they do not fit this model or the file is corrupt "
+                       f"({reason[:200]})") from None
+
+
+def check_weights_file(path: str | os.PathLike) -> None:
+    """RunError unless `path` is a `.weights.h5` file or a `.keras` file that `check_keras_file` accepts."""
+    path = Path(path)
+    if path.name.endswith(".keras"):
+        check_keras_file(path)
+        return
+    _refuse_non_file(path)
+    if not path.name.endswith(".weights.h5"):
+        raise RunError(f"cannot load weights from {path}: the zoo reads .keras and .weights.h5 files only")
+
+
+def _refuse_non_file(path: Path) -> None:
+    if path.is_dir():
+        if any((path / name).exists() for name in ("saved_model.pb", "saved_model.pbtxt")):
+            raise RunError(f"{path} is a TensorFlow SavedModel: the zoo never loads SavedModels (their graph would "
+                           "run as written by whoever made them); give a .keras file saved by the zoo")
+        raise RunError(f"{path} is a folder, not a .keras file")
+    if not path.is_file():
+        raise RunError(f"no model file at {path}")
+
+
+def check_keras_file(path: str | os.PathLike) -> None:
+    """Refuses (RunError) anything but a `.keras` zip whose config names only Keras and zoo objects.
+
+    Reads `config.json` from the zip as plain JSON (nothing is imported) and refuses: Python lambdas
+    (a `keras.layers.Lambda(lambda ...)`), modules outside keras.* / zoo.*, unsafe Keras namespaces,
+    registered names that resolve to another package's objects, and archive members with absolute
+    or `..` paths. Imports nothing: a zoo object is accepted only when its family is already loaded.
+    """
+    path = Path(path)
+    _refuse_non_file(path)
+    if not path.name.endswith(".keras") or not zipfile.is_zipfile(path):
+        raise RunError(f"cannot load {path}: the file is corrupt, truncated or not a .keras file (the zoo loads "
+                       ".keras zips only, never HDF5 models or SavedModels)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                parts = PurePosixPath(name.replace("\\", "/")).parts
+                if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+                    raise RunError(f"refusing {path}: it holds a member with a path outside the archive ({name!r})")
+            try:
+                info = archive.getinfo("config.json")
+            except KeyError:
+                raise RunError(f"cannot load {path}: not a .keras file (no config.json inside)") from None
+            if info.file_size > MAX_CONFIG_BYTES:
+                raise RunError(f"refusing {path}: its config.json claims {info.file_size} bytes")
+            with archive.open(info) as file:
+                text = file.read(MAX_CONFIG_BYTES + 1)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError, ValueError) as error:
+        raise RunError(f"cannot load {path}: the file is corrupt or truncated ({error})") from None
+    try:
+        config = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise RunError(f"cannot load {path}: its config.json is not valid JSON ({str(error)[:120]})") from None
+    if isinstance(config, dict):  # loaded with compile=False: Keras drops the top-level compile_config unread
+        config = {key: value for key, value in config.items() if key != "compile_config"}
+    for node in _dicts(config):
+        problem = _unsafe_reference(node)
+        if problem:
+            raise RunError(f"refusing {path}: its config names {problem}; the zoo loads only Keras and zoo "
+                           "objects (nothing of the file was run)")
+
+
+def _dicts(config: Any) -> Iterator[dict]:
+    """Every dict inside `config`, walked without recursion (a config may be nested very deep)."""
+    stack = [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _trusted(module: Any) -> bool:
+    return isinstance(module, str) and module.split(".", 1)[0] in _TRUSTED_PACKAGES
+
+
+def _keras_namespace(module: str) -> str:
+    """'keras.src.utils.file_utils' -> 'utils'; 'keras.layers' -> 'layers'; 'keras' -> ''."""
+    parts = module.split(".")[1:]
+    if parts and parts[0] == "src":
+        parts = parts[1:]
+    return parts[0] if parts else ""
+
+
+def _unsafe_reference(node: dict) -> str | None:
+    """What is wrong with one serialised object of a config (None when Keras may rebuild it)."""
+    class_name = node.get("class_name")
+    if not isinstance(class_name, str):
+        return None  # not a serialised object (a layer's plain settings)
+    if class_name == "__lambda__":
+        return "a Python lambda (a keras.layers.Lambda layer), whose code would run on loading"
+    if class_name in _VALUE_CLASS_NAMES:
+        return None
+    module = node.get("module")
+    is_function = class_name == "function"
+    name = node.get("config") if is_function else (node.get("spec_name") if class_name == "__typespec__" else class_name)
+    label = f"'{module}.{name}'" if module else f"'{name}'"
+    if isinstance(module, str) and module.split(".", 1)[0] == "keras":
+        namespace = _keras_namespace(module)
+        if namespace in _UNSAFE_KERAS_NAMESPACES or (is_function and namespace == "models"):
+            return f"{label}, outside the modelling part of Keras"
+    plain_module = module is None or _trusted(module) or (is_function and module == "builtins")
+    registered = _registered_object(node, is_function)
+    if registered is not None:
+        # Code already imported here: Keras takes it without importing anything. Accepted when the
+        # file names it as what it is (a class of a test module, say), or both sides are Keras / zoo.
+        own_module, own_name = getattr(registered, "__module__", None), getattr(registered, "__name__", None)
+        if (own_module == module and own_name == name) or (_trusted(own_module) and plain_module):
+            return None
+        return (f"{label} under the registered name '{node.get('registered_name') or name}', which is "
+                f"'{own_module}.{own_name}'")
+    if is_function and module == "builtins":
+        # Keras looks such a name up among its own activations, losses, ... only: say so now
+        if isinstance(name, str) and any(callable(getattr(getattr(keras, space), name, None))
+                                         for space in _KERAS_BUILTIN_SPACES):
+            return None
+        return f"'builtins.{name}', which is neither a Keras built-in nor a zoo function"
+    if isinstance(module, str) and module.split(".", 1)[0] == "zoo":
+        return f"{label}, which is not one of the zoo's registered Keras objects"
+    if plain_module:
+        return None  # Keras looks these up among its own objects and the registered ones only
+    return f"{label} from module '{module}'"
+
+
+def _registered_object(node: dict, is_function: bool) -> Any:
+    """The object registered in this process that Keras would pick for `node`, or None.
+
+    Keras looks the registered name up first; a function saved as 'builtins' may also match any
+    registered 'package>name' (its fallback for files of Keras <= 3.6).
+    """
+    key = node.get("config") if is_function else (node.get("registered_name") or node.get("class_name"))
+    if not isinstance(key, str):
+        return None
+    found = keras.saving.get_registered_object(key)
+    if found is None and is_function and node.get("module") == "builtins" and ">" not in key:
+        matches = [obj for name, obj in keras.saving.get_custom_objects().items() if name.endswith(f">{key}")]
+        untrusted = [obj for obj in matches if not _trusted(getattr(obj, "__module__", None))]
+        found = (untrusted or matches or [None])[0]
+    return found

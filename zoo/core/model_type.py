@@ -1,0 +1,135 @@
+"""The contract every model type fills in: a bundle of class methods (hooks) that the shared
+trainer, generator, evaluator and exporter call, so the engine never names a family.
+
+`zoo.core.token_model_type.TokenModelType` fills in the data, training, sampling, evaluation and
+export hooks for next-token models (LSTM, transformer), so such a family writes only
+`add_arguments`, `build` and `token_generator`. A family with its own objective (GAN, VAE,
+RBM/NADE, ...) returns a `keras.Model` subclass with its own `train_step`/`test_step` from `build`
+and fills in the hooks that differ. Types are registered with `zoo.core.registry.register_model_type`.
+"""
+from __future__ import annotations
+
+import abc
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import keras
+
+from zoo.errors import UsageError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from zoo.core.run_folder import RunFolder
+    from zoo.data.dataset import EncodedSplit, TrainingData
+    from zoo.encodings.base import Encoding
+    from zoo.music.score import Score
+
+
+class ModelType(abc.ABC):
+    """What every model type provides to the shared trainer, generator, evaluator and exporter.
+
+    `config` below is always the run's flat flag dict (`config.json`'s "args"): the general flags
+    of training.py plus the type's own.
+    """
+
+    name: ClassVar[str]
+    default_encoding: ClassVar[str]
+    encodings: ClassVar[tuple[str, ...]]
+    loss_functions: ClassVar[tuple[str, ...]] = ("sparse_categorical_crossentropy",)
+    # Defaults of general training.py flags that differ for this type, e.g. {"batch_size": 10}.
+    flag_defaults: ClassVar[dict[str, Any]] = {}
+    # Export formats besides "savedmodel" (see `write_export`).
+    export_formats: ClassVar[tuple[str, ...]] = ()
+
+    # ------------------------------------------------------------ command line
+    @classmethod
+    @abc.abstractmethod
+    def add_arguments(cls, parser: argparse._ArgumentGroup) -> None:
+        """Adds this type's own training flags (and only those) to `parser`."""
+
+    @classmethod
+    def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
+        """Validates (and may complete) the parsed training flags; raises UsageError. Runs before any work."""
+        return args
+
+    @classmethod
+    def add_generate_arguments(cls, parser: argparse._ArgumentGroup) -> None:
+        """Adds this type's own generate.py flags (e.g. `--mode`)."""
+
+    # ------------------------------------------------------------ training
+    @classmethod
+    def resolve_data(cls, args: dict[str, Any]) -> "TrainingData":
+        """Finds the training and validation splits the flags name (default: -p, or the embedded corpus)."""
+        from zoo.data.dataset import resolve_training_data
+
+        return resolve_training_data(args, cls)
+
+    @classmethod
+    @abc.abstractmethod
+    def datasets(cls, data: "TrainingData", encoding: "Encoding", config: dict[str, Any]
+                 ) -> tuple["tf.data.Dataset", "tf.data.Dataset", str]:
+        """(train, validation) `tf.data` pipelines for `Model.fit`, and a one-line description of them."""
+
+    @classmethod
+    @abc.abstractmethod
+    def build(cls, config: dict[str, Any], encoding: "Encoding") -> keras.Model:
+        """Builds the (uncompiled) model from the run's config and the data's encoding."""
+
+    @classmethod
+    @abc.abstractmethod
+    def compile(cls, model: keras.Model, config: dict[str, Any]) -> None:
+        """Compiles `model` (optimizers, losses, metrics) as the flags say; called inside the strategy scope."""
+
+    @classmethod
+    def callbacks(cls, config: dict[str, Any], run: "RunFolder") -> list[keras.callbacks.Callback]:
+        """Extra Keras callbacks of this type (e.g. a learning-rate schedule on plateau)."""
+        return []
+
+    @classmethod
+    def initial_epoch(cls, config: dict[str, Any]) -> int:
+        """The epoch a new run starts counting from (not 0 when it continues other weights, e.g. lstmprovisor's
+        `--resume TIMESTEP PARAMFILE`). A resume from the run's own backup ignores this."""
+        return 0
+
+    @classmethod
+    def build_optimizer_state(cls, model: keras.Model) -> None:
+        """Creates the optimizer variables so a resume backup (weights + optimizer state) can load into them."""
+        model.optimizer.build(model.trainable_variables)
+
+    # ------------------------------------------------------------ generation
+    @classmethod
+    @abc.abstractmethod
+    def sample_scores(cls, model: keras.Model, config: dict[str, Any], encoding: "Encoding", num_outputs: int,
+                      seed: int, length: int | None = None) -> list["Score"]:
+        """Draws `num_outputs` pieces from the model with default sampling settings (training samples,
+        evaluation metrics). `length`: the type's own unit (events, bars, ...); None for its default."""
+
+    @classmethod
+    @abc.abstractmethod
+    def generate(cls, args: dict[str, Any], run: "RunFolder", config: dict[str, Any], encoding: "Encoding",
+                 model: keras.Model) -> list[Path]:
+        """generate.py for this type: writes its outputs (MIDI, WAV, PNG, ...) and returns their paths."""
+
+    # ------------------------------------------------------------ evaluation and export
+    @classmethod
+    def add_evaluate_arguments(cls, parser: argparse._ArgumentGroup) -> None:
+        """Adds this type's own `python -m zoo evaluate` flags."""
+
+    @classmethod
+    def evaluate(cls, model: keras.Model, config: dict[str, Any], encoding: "Encoding", split: "EncodedSplit",
+                 args: dict[str, Any], run: "RunFolder") -> dict[str, float]:
+        """The model's own numbers on a test split (likelihood, reconstruction accuracy, ...); {} if none."""
+        return {}
+
+    @classmethod
+    def export_endpoints(cls, model: keras.Model, config: dict[str, Any]) -> dict[str, Any]:
+        """SavedModel endpoints: name -> `tf.function` with an input signature."""
+        return {}
+
+    @classmethod
+    def write_export(cls, export_format: str, model: keras.Model, config: dict[str, Any], encoding: "Encoding",
+                     output: Path) -> Path:
+        """Writes one of `export_formats` to `output`; returns what it wrote."""
+        raise UsageError(f"model type '{cls.name}' has no export format '{export_format}'")

@@ -1,0 +1,62 @@
+"""Model types by name: which module defines each, and the one class it registers there.
+
+The table below is the only place that names the families. `get_model_type` imports the one
+module asked for, so `generate.py -n RUN` loads that run's family alone and a family folder can be
+deleted with its lines here. Importing a family module registers its types through
+`register_model_type`, which also checks that the table and the module agree.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from zoo.errors import UsageError
+
+if TYPE_CHECKING:
+    from zoo.core.model_type import ModelType
+
+_FAMILIES = "zoo.families"
+# model-type name -> the module whose import registers it
+MODEL_TYPE_MODULES: dict[str, str] = {
+    "lstm": f"{_FAMILIES}.lstm.lstm_composer",
+    "transformer": f"{_FAMILIES}.transformer.music_transformer",
+    "gan": f"{_FAMILIES}.gan.gan_composer",
+    "simple": f"{_FAMILIES}.leadsheet.lstmprovisor",
+    "poex": f"{_FAMILIES}.leadsheet.lstmprovisor",
+    "compae": f"{_FAMILIES}.leadsheet.compae",
+    "musicvae": f"{_FAMILIES}.musicvae.music_vae",
+    "crossmodal": f"{_FAMILIES}.crossmodal.cross_modal",
+    "rnn_nade": f"{_FAMILIES}.rnn_piano.rnn_piano",
+    "rnn_rbm": f"{_FAMILIES}.rnn_piano.rnn_piano",
+    "multinn": f"{_FAMILIES}.multinn.multinn",
+}
+
+_MODEL_TYPES: dict[str, type["ModelType"]] = {}
+
+
+def register_model_type(cls: type["ModelType"]) -> type["ModelType"]:
+    """Class decorator: registers a model type under `cls.name` (lower case), from the module the table names."""
+    key = cls.name.lower()
+    expected = MODEL_TYPE_MODULES.get(key)
+    if expected != cls.__module__:
+        raise RuntimeError(f"model type '{key}' is defined in {cls.__module__}, but the registry table names "
+                           f"{expected or 'no module'} for it (zoo/core/registry.py)")
+    if key in _MODEL_TYPES:
+        raise RuntimeError(f"model type '{key}' is registered twice")
+    _MODEL_TYPES[key] = cls
+    return cls
+
+
+def model_type_names() -> list[str]:
+    """Every model-type name the zoo knows, sorted (imports no family)."""
+    return sorted(MODEL_TYPE_MODULES)
+
+
+def get_model_type(name: str) -> type["ModelType"]:
+    """Case-insensitive lookup that imports the type's family module alone: 'LSTM' and 'lstm' are the same."""
+    key = str(name).lower()
+    if key not in MODEL_TYPE_MODULES:
+        raise UsageError(f"unknown model type '{name}' (known: {', '.join(model_type_names())})")
+    if key not in _MODEL_TYPES:
+        importlib.import_module(MODEL_TYPE_MODULES[key])
+    return _MODEL_TYPES[key]

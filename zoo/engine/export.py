@@ -1,0 +1,58 @@
+"""`python -m zoo export`: a SavedModel with the model type's endpoints, or one of its own formats.
+
+The exported folder needs TensorFlow alone: no zoo import, no Python model code. A next-token
+model (lstm, transformer) exports `serve` (logits) and `generate` (the compiled sampling loop):
+
+    m = tf.saved_model.load("weights/exp1/export")
+    logits = m.serve(tokens)                                  # int32 [B, T] -> float32 [B, T, V]
+    ids = m.generate(primer, num_steps, temperature, top_k, top_p, seed)   # int32 [B, num_steps]
+
+`encoding.json` beside it holds the encoding config needed to turn ids back into notes.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from zoo.atomic import write_json
+from zoo.errors import UsageError
+from zoo.engine.generate import load_run
+
+
+def export(args: dict[str, Any]) -> Path:
+    """Writes the run's SavedModel to `--output` (default weights/NAME/export/); returns the folder."""
+    run, config, model_type, encoding, model = load_run(args["weights_path"], args["name"], checkpoint=args["checkpoint"])
+    export_format = args.get("format", "savedmodel")
+    if export_format != "savedmodel":
+        if export_format not in model_type.export_formats:  # before the name goes into a path
+            known = ", ".join(("savedmodel", *model_type.export_formats))
+            raise UsageError(f"model type '{model_type.name}' has no export format '{export_format}' (known: {known})")
+        output = Path(args["output"]) if args.get("output") else run.export.with_name(f"export-{export_format}")
+        run.check_no_links(output)
+        return model_type.write_export(export_format, model, config["args"], encoding, output)
+    endpoints = model_type.export_endpoints(model, config["args"])
+    if not endpoints:
+        raise UsageError(f"model type '{model_type.name}' has no SavedModel endpoints to export")
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for endpoint_name, function in endpoints.items():
+        archive.add_endpoint(endpoint_name, function)
+
+    output = Path(args["output"]) if args.get("output") else run.export
+    run.check_no_links(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.tmp-"))
+    try:
+        archive.write_out(str(staging / "model"), verbose=False)
+        write_json({"encoding": config["encoding"], "vocab_size": config["vocab_size"],
+                    "model_type": config["model_type"]}, staging / "model" / "encoding.json")
+        if output.exists():
+            shutil.rmtree(output)
+        (staging / "model").rename(output)  # the old export is replaced only by a complete new one
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return output

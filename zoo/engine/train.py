@@ -1,0 +1,203 @@
+"""The one training loop: every model type trains here through `Model.fit`.
+
+`train(args)` takes the flat flag dict of training.py, resolves the data, builds the model type
+from the registry under the chosen precision and distribution strategy, and fits it with the
+shared callbacks. It never names a model type.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.atomic import atomic_path, remove_temporaries
+from zoo.engine.callbacks import Checkpointer, NaNGuard, SampleWriter, read_backup_state
+from zoo.core.checkpoints import load_weights_into, save_model
+from zoo.encodings import encoding_from_config
+from zoo.errors import UsageError, ZooError
+from zoo.core.registry import get_model_type
+from zoo.core.run_folder import RunFolder
+
+class TrainingDiverged(ZooError):
+    """The loss became NaN or infinite under --check_nan."""
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def configure_threads(intra_op: int | None, inter_op: int | None) -> None:
+    """Sets TensorFlow's CPU thread pools; must run before TensorFlow executes its first op.
+
+    On a 2-core CPU, one thread per op and two ops at a time trains the LSTM about 1.4x faster
+    than TensorFlow's default (bench/lstm_throughput.py).
+    """
+    try:
+        if intra_op:
+            tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+        if inter_op:
+            tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    except RuntimeError:  # TensorFlow already ran an op in this process (e.g. under pytest)
+        current = (tf.config.threading.get_intra_op_parallelism_threads(),
+                   tf.config.threading.get_inter_op_parallelism_threads())
+        if (intra_op or current[0], inter_op or current[1]) != current:
+            print("warning: --intra_op_threads/--inter_op_threads ignored: TensorFlow had already started "
+                  "in this process", file=sys.stderr)
+
+
+def versions() -> dict[str, str]:
+    import music21
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "music21": str(music21.__version__),
+    }
+
+
+def build_compiled(model_type, config: dict[str, Any], encoding) -> keras.Model:
+    """Builds and compiles the model under the current strategy scope (call inside it)."""
+    model = model_type.build(config, encoding)
+    model_type.compile(model, config)
+    return model
+
+
+def trim_log(path: Path, initial_epoch: int) -> None:
+    """Keeps the CSV log's rows of epochs before `initial_epoch`: a resumed run redoes the later ones."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as file:
+        rows = list(csv.reader(file))
+    if not rows or "epoch" not in rows[0]:
+        return
+    column = rows[0].index("epoch")
+
+    def kept(row: list[str]) -> bool:
+        try:
+            return int(row[column]) < initial_epoch
+        except (IndexError, ValueError):  # a row cut short by a kill
+            return False
+
+    body = [row for row in rows[1:] if kept(row)]
+    if len(body) == len(rows) - 1:
+        return
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as file:
+        csv.writer(file).writerows([rows[0], *body])
+
+
+def train(args: dict[str, Any]) -> RunFolder:
+    """Trains a run as training.py's flags say; returns its folder. Raises ZooError on bad input."""
+    model_type = get_model_type(args["model_type"])
+    run = RunFolder(Path(args["weights_path"]), args["name"], Path(args["tensorboard_dir"]))  # checks the name first
+    args = model_type.check_args(args)
+    backup_state = read_backup_state(run.backup)
+    if args.get("resume_auto") and run.exists():
+        saved = run.load_config()
+        if saved["model_type"] != model_type.name:
+            raise UsageError(f"run '{run.name}' is a '{saved['model_type']}' run, not '{model_type.name}'")
+        # The model and data of a resumed run are the saved ones; only the length of training may change.
+        # Where it writes comes from the command line, never from the (editable) config.json.
+        args = {**saved["args"], "name": run.name, "weights_path": args["weights_path"],
+                "tensorboard_dir": args["tensorboard_dir"], "epochs": args["epochs"], "resume_auto": True}
+        # What a killed run was writing when it died (hidden temporary files of zoo.atomic) goes.
+        for folder in (run.path, run.checkpoints, run.backup):
+            remove_temporaries(folder)
+    elif run.exists():
+        raise UsageError(
+            f"run '{run.name}' already exists in {run.path} (continue it with --resume_auto, or pick another -n)"
+        )
+    else:
+        backup_state = None
+
+    configure_threads(args.get("intra_op_threads"), args.get("inter_op_threads"))
+    keras.utils.set_random_seed(args["seed"])
+    keras.mixed_precision.set_global_policy(args["precision"])
+    data = model_type.resolve_data(args)
+    encoding = encoding_from_config(data.encoding_config)
+    args = {**args, "data_mode": encoding.name}
+    train_ds, valid_ds, data_description = model_type.datasets(data, encoding, args)
+    if args.get("steps_per_epoch"):
+        train_ds = train_ds.repeat()
+
+    config = {
+        "model_type": model_type.name,
+        "name": run.name,
+        "args": args,
+        "encoding": data.encoding_config,
+        "vocab_size": getattr(encoding, "vocab_size", None),
+        "data": data.paths,
+        "log_dir": str(run.log_dir),
+        "versions": versions(),
+    }
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.save_config(config)
+
+    strategy = make_strategy(args["strategy"])
+    with strategy.scope():
+        model = build_compiled(model_type, args, encoding)
+        initial_epoch, best_val_loss = model_type.initial_epoch(args), math.inf
+        if backup_state is not None:
+            model_type.build_optimizer_state(model)
+            load_weights_into(model, backup_state["weights"])  # a truncated backup is a RunError, not a traceback
+            initial_epoch, best_val_loss = backup_state["epoch"], backup_state["best_val_loss"]
+            print(f"resuming '{run.name}' from its backup after epoch {initial_epoch}", file=sys.stderr)
+
+    log_path = run.path / "training_log.csv"
+    if initial_epoch > 0:
+        trim_log(log_path, initial_epoch)
+    nan_guard = NaNGuard()
+    # The type's callbacks come first: what they add to the epoch's logs (e.g. the learning rate)
+    # reaches TensorBoard and the CSV log, and the Checkpointer saves their state after their update.
+    type_callbacks = model_type.callbacks(args, run)
+    # The CSV row of an epoch is written before the Checkpointer commits it, so a kill in between leaves a
+    # row that the resume trims (`trim_log`), never a committed epoch without its row.
+    callbacks = ([nan_guard] if args["check_nan"] else []) + type_callbacks + [
+        keras.callbacks.CSVLogger(str(log_path), append=initial_epoch > 0),
+        Checkpointer(run.checkpoints, run.backup, best_val_loss, stateful=type_callbacks,
+                     restored=(backup_state or {}).get("callbacks")),
+        keras.callbacks.TensorBoard(log_dir=str(run.log_dir), write_graph=False),
+        SampleWriter(
+            lambda m, seed: model_type.sample_scores(m, args, encoding, 1, seed, args["sample_length"])[0],
+            run.samples, run.log_dir, every=args["sample_every"], seed=args["seed"],
+        ),
+    ]
+    print(
+        f"training '{run.name}': {model_type.name} on {len(data.train.pieces)} pieces "
+        f"({data_description}), validating on {len(data.valid.pieces)}, "
+        f"{strategy.num_replicas_in_sync} replica(s)",
+        file=sys.stderr,
+    )
+    history = model.fit(
+        train_ds,
+        validation_data=valid_ds,
+        epochs=args["epochs"],
+        initial_epoch=initial_epoch,
+        steps_per_epoch=args.get("steps_per_epoch"),
+        callbacks=callbacks,
+        shuffle=False,  # the dataset reshuffles itself every epoch
+        verbose=args.get("verbose", 1),
+    )
+    if nan_guard.stopped_at is not None:
+        epoch, step = nan_guard.stopped_at
+        last = run.checkpoints / "last.keras"
+        kept = f"the last good checkpoint is {last}" if last.is_file() else "no epoch finished, so no checkpoint was written"
+        raise TrainingDiverged(f"loss became NaN at epoch {epoch}, step {step}; stopped ({kept})")
+    final_loss = history.history["loss"][-1] if history.history.get("loss") else None
+    if final_loss is not None and not math.isfinite(final_loss):
+        raise TrainingDiverged(
+            f"loss is {final_loss} after epoch {args['epochs']}: model.keras not written; the last good checkpoint "
+            f"(if any) is in {run.checkpoints} (use --check_nan to stop at the first NaN)"
+        )
+    save_model(model, run.model_path)
+    return run

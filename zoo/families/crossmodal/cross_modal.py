@@ -1,0 +1,355 @@
+"""Cross-modal VAEs (latent-transcription): instrument audio <-> note labels, trained jointly.
+
+`-m crossmodal` trains `zoo.families.crossmodal.crossmodal_vae.CrossModalVAE` on the `notes` data set
+(`python -m zoo prepare --encoding notes -o data/notes`). The original `lt_train.py` options keep
+their names and meanings; four of them are general training.py flags here: `--epochs` is `-e`,
+`--name` is `-n`, `--savedir` is `-w`, and `--dbroot` is the same as `-p` (a prepared folder).
+Differences from the original (specs/crossmodal.md §10): the split is by note, mixtures are
+summed in the linear domain and then normalised with the training split's statistics, variances
+are used consistently, symbolic losses are real log-likelihoods, `l2` really replaces the KL cross
+terms, one joint step updates both VAEs (Adam 1e-3, ReduceLROnPlateau on val_loss), and the
+discriminator learns from detached reconstructions. Training notes are transposed by up to
+`--pitch_shift` (2) semitones, so that held-out notes have neighbours (the original, splitting by
+frame, trained on every note it tested). One epoch is one pass over the largest
+instrument's frames (the original stopped at the smallest). Several `--dims` values build the
+hierarchy of latent layers described in `zoo.families.crossmodal.crossmodal_vae` (per-layer hidden sizes: one
+value or one per layer). Generation (lt_play modes) is in
+`zoo.families.crossmodal.play`, the analysis (lt_analyze) in `zoo.families.crossmodal.analysis`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from zoo.data.dataset import TrainingData, resolve_training_data
+from zoo.families.crossmodal.notes_dataset import every_transposition, fixed_mixtures, instrument_frames, mixture_dataset
+from zoo.families.crossmodal.notes_encoding import INSTRUMENTS, LABEL_SIZES, LABELS, NotesEncoding, check_instruments
+from zoo.errors import UsageError
+from zoo.families.crossmodal.crossmodal_vae import CrossModalVAE
+from zoo.core.model_type import ModelType
+from zoo.core.registry import register_model_type
+from zoo.music import cqt
+from zoo.music.score import Score
+from zoo.core.optimizers import make_optimizer
+
+DEFAULT_DATA = Path("data/notes")
+
+
+def _flag(value: str) -> int:
+    """The original's 0/1 integer switches (`--adversarial 1`)."""
+    if value not in ("0", "1"):
+        raise argparse.ArgumentTypeError(f"expected 0 or 1, got '{value}'")
+    return int(value)
+
+
+@register_model_type
+class CrossModal(ModelType):
+    name = "crossmodal"
+    default_encoding = "notes"
+    encodings = ("notes",)
+    loss_functions = ("sparse_categorical_crossentropy",)  # the general default; the joint loss is fixed
+
+    # ------------------------------------------------------------ command line
+    @classmethod
+    def add_arguments(cls, parser: argparse._ArgumentGroup) -> None:
+        parser.add_argument("--dbroot", default=None, help="prepared notes data folder (same as -p; default data/notes)")
+        parser.add_argument("--frames", type=int, nargs="*", default=[10, 25],
+                            help="frames kept of each note: START END (default 10 25), one index, or none for all")
+        parser.add_argument("--dims", type=int, nargs="+", default=[32],
+                            help="latent size; several values build a hierarchy of latent layers, bottom first "
+                                 "(the cross term uses the last)")
+        per_layer = "; one value, or one per --dims value"
+        parser.add_argument("--hidden_dims_1", type=int, nargs="+", default=[5000], help="signal VAE hidden width" + per_layer)
+        parser.add_argument("--hidden_num_1", type=int, nargs="+", default=[2], help="signal VAE hidden layers" + per_layer)
+        parser.add_argument("--hidden_dims_2", type=int, nargs="+", default=[800], help="symbol VAE hidden width" + per_layer)
+        parser.add_argument("--hidden_num_2", type=int, nargs="+", default=[2], help="symbol VAE hidden layers" + per_layer)
+        parser.add_argument("--labels", nargs="+", default=list(LABELS), help="label heads and their order")
+        parser.add_argument("--instruments", nargs="+", default=["Piano", "Alto-Sax"],
+                            help="instruments mixed together (each must be in the data set)")
+        parser.add_argument("--label_type", choices=["binary", "categorical"], default="categorical",
+                            help="symbol distribution: softmax per head, or Bernoulli per unit")
+        parser.add_argument("--regularization_type", choices=["kld", "l2"], default="kld",
+                            help="cross term: KL between the posteriors, or squared distance of their means")
+        parser.add_argument("--random_mode", choices=["constant", "bernoulli"], default="constant",
+                            help="mixture weights: all 1, or each instrument present with p = 0.5")
+        parser.add_argument("--zero_extra_class", type=_flag, default=1, help="1: each head has a silent class")
+        parser.add_argument("--pitch_shift", type=int, default=2,
+                            help="transpose each training note by up to this many semitones at random, its frames "
+                                 "and labels together, inside the instrument's range (default 2; 0: off, as the "
+                                 "original, whose split by frame needed none)")
+        parser.add_argument("--save_epochs", type=int, default=500, help="also keep checkpoints/epoch-N.keras every N epochs")
+        parser.add_argument("--plot_epochs", type=int, default=100, help="reconstruction plot in samples/ every N epochs")
+        parser.add_argument("--load", default=None, help="start from the weights of this run (same -w folder)")
+        parser.add_argument("--load_epoch", type=int, default=None,
+                            help="with --load: its checkpoints/epoch-N.keras (default: its best model)")
+        parser.add_argument("--beta_1", type=float, default=1.0, help="prior KL weight of the signal VAE")
+        parser.add_argument("--beta_2", type=float, default=1.0, help="prior KL weight of the symbol VAE")
+        parser.add_argument("--cross_1", type=float, default=10.0, help="weight of KL(q_signal || q_symbol)")
+        parser.add_argument("--cross_2", type=float, default=0.0, help="weight of KL(q_symbol || q_signal)")
+        parser.add_argument("--adversarial", type=_flag, default=0, help="1: train a discriminator on spectral frames")
+        parser.add_argument("--adv_dim", type=int, default=500, help="discriminator hidden width")
+        parser.add_argument("--adv_num", type=int, default=2, help="discriminator hidden layers")
+        parser.add_argument("--adv_lr", type=float, default=1e-5, help="discriminator learning rate")
+        parser.add_argument("--adv_weight", type=float, default=1.0,
+                            help="weight of -log D(reconstruction) in the signal VAE's loss (0: discriminator only)")
+        parser.add_argument("--cuda", type=int, default=-1, help="GPU index, -1 for the CPU")
+
+    @classmethod
+    def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
+        args = dict(args)
+        layers = len(args["dims"])
+        for name in ("dims", "hidden_dims_1", "hidden_num_1", "hidden_dims_2", "hidden_num_2"):
+            if len(args[name]) not in (1, layers):
+                raise UsageError(f"--{name} takes one value or one per --dims value ({layers}), got {len(args[name])}")
+            if min(args[name]) < 1:
+                raise UsageError(f"--{name} values must be at least 1 (got {' '.join(map(str, args[name]))})")
+        unknown = [label for label in args["labels"] if label not in LABELS]
+        if unknown or len(set(args["labels"])) != len(args["labels"]):
+            raise UsageError(f"--labels takes distinct names among {' '.join(LABELS)} (got {' '.join(args['labels'])})")
+        args["instruments"] = check_instruments(args["instruments"])
+        if args["random_mode"] == "bernoulli" and args["label_type"] == "categorical" and not args["zero_extra_class"]:
+            raise UsageError("--random_mode bernoulli silences instruments: categorical labels need --zero_extra_class 1")
+        frames = args["frames"]
+        if len(frames) > 2 or (len(frames) == 2 and not 0 <= frames[0] < frames[1]) or any(f < 0 for f in frames):
+            raise UsageError(f"--frames takes START END with 0 <= START < END, one index, or nothing (got {frames})")
+        for name in ("save_epochs", "plot_epochs", "adv_dim", "adv_num", "pitch_shift"):
+            if args[name] < 0:
+                raise UsageError(f"--{name} must not be negative (got {args[name]})")
+        if args["loss_function"] not in cls.loss_functions:
+            raise UsageError("-l does not apply to crossmodal: its joint loss is set by --beta_*, --cross_* and "
+                             "--regularization_type")
+        if args["dbroot"]:
+            if args.get("data_path") and Path(args["data_path"]) != Path(args["dbroot"]):
+                raise UsageError("--dbroot and -p name different data: give one")
+            args["data_path"] = args["dbroot"]
+        if args["load"]:
+            from zoo.core.run_folder import RunFolder
+
+            RunFolder(Path(args["weights_path"]), args["load"]).load_config()  # says which runs exist
+        select_device(args["cuda"])
+        return args
+
+    # ------------------------------------------------------------ data
+    @classmethod
+    def resolve_data(cls, args: dict[str, Any]) -> TrainingData:
+        if args.get("data_path") is None:
+            if not (DEFAULT_DATA / "train.pkl").is_file():
+                raise UsageError(
+                    "no notes data: build it with `python -m zoo prepare --encoding notes --instruments Flute Piano "
+                    "Alto-Sax Trumpet-C Violin -o data/notes`, then train with -p data/notes (or --dbroot)")
+            args = {**args, "data_path": str(DEFAULT_DATA)}
+        return resolve_training_data(args, cls)
+
+    @classmethod
+    def mixing(cls, config: dict[str, Any], encoding: NotesEncoding) -> dict[str, Any]:
+        """Keyword arguments of `zoo.families.crossmodal.notes_dataset.mix` for this run."""
+        extra = bool(config["zero_extra_class"])
+        return {"log_mean": encoding.log_mean, "log_scale": encoding.log_scale,
+                "label_order": [LABELS.index(label) for label in config["labels"]],
+                "head_sizes": [LABEL_SIZES[label] + extra for label in config["labels"]], "extra_class": extra}
+
+    @classmethod
+    def sources(cls, pieces: list[dict], config: dict[str, Any], encoding: NotesEncoding, transposed: bool = False
+                ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(magnitudes, labels) of each of the run's instruments in a split; UsageError for one the data lacks.
+
+        `transposed`: also every transposition the run's `--pitch_shift` trains on (`every_transposition`).
+        """
+        missing = [name for name in config["instruments"] if name not in encoding.instruments]
+        if missing:
+            raise UsageError(f"the data set has no {', '.join(missing)} notes (it holds: {' '.join(encoding.instruments)})")
+        frames = tuple(config["frames"]) if len(config["frames"]) == 2 else \
+            ((config["frames"][0], config["frames"][0] + 1) if config["frames"] else (None, None))
+        stored = min(len(p["logmag"]) for p in pieces) if pieces else 0
+        needed = max(config["frames"], default=0) + (len(config["frames"]) == 1)
+        if needed > stored:
+            raise UsageError(f"--frames {' '.join(map(str, config['frames']))} reaches past the {stored} frames each note "
+                             "holds (prepare longer notes with --note_seconds)")
+        result = []
+        for name in config["instruments"]:
+            mags, labels = instrument_frames(pieces, encoding.instruments.index(name), frames)
+            if len(mags) == 0:
+                raise UsageError(f"no {name} frames in this split with --frames {' '.join(map(str, config['frames']))}")
+            if transposed and config.get("pitch_shift", 0):
+                mags, labels = every_transposition(mags, labels, config["pitch_shift"], INSTRUMENTS[name][1:])
+            result.append((mags, labels))
+        return result
+
+    @classmethod
+    def datasets(cls, data: TrainingData, encoding: NotesEncoding, config: dict[str, Any]):
+        import tensorflow as tf
+
+        mixing = cls.mixing(config, encoding)
+        train = cls.sources(data.train.pieces, config, encoding)
+        valid = cls.sources(data.valid.pieces, config, encoding)
+        ranges = [INSTRUMENTS[name][1:] for name in config["instruments"]]
+        train_ds = mixture_dataset(train, config["batch_size"], config["random_mode"], config["seed"], mixing,
+                                   pitch_shift=config.get("pitch_shift", 0), ranges=ranges)
+        x, y, _, _ = fixed_mixtures(valid, config["random_mode"], config["seed"], mixing)
+        valid_ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(config["batch_size"])
+        counts = ", ".join(f"{name} {len(m)}" for name, (m, _) in zip(config["instruments"], train))
+        return train_ds, valid_ds, f"frames: {counts}; {config['random_mode']} mixtures"
+
+    # ------------------------------------------------------------ model
+    @classmethod
+    def build(cls, config: dict[str, Any], encoding: NotesEncoding) -> keras.Model:
+        head_sizes = cls.mixing(config, encoding)["head_sizes"] * len(config["instruments"])
+        model = CrossModalVAE(
+            signal_dim=cqt.NUM_BINS, head_sizes=head_sizes, label_type=config["label_type"],
+            latent_dim=list(config["dims"]), hidden_1=list(config["hidden_dims_1"]), num_1=list(config["hidden_num_1"]),
+            hidden_2=list(config["hidden_dims_2"]), num_2=list(config["hidden_num_2"]), beta_1=config["beta_1"],
+            beta_2=config["beta_2"], cross_1=config["cross_1"], cross_2=config["cross_2"],
+            regularization=config["regularization_type"], adversarial=bool(config["adversarial"]),
+            adv_dim=config["adv_dim"], adv_num=config["adv_num"], adv_lr=config["adv_lr"],
+            adv_weight=config["adv_weight"], seed=config["seed"], name="crossmodal_vae")
+        model.build()
+        if config.get("load"):
+            load_weights_from(model, config)
+        return model
+
+    @classmethod
+    def compile(cls, model: keras.Model, config: dict[str, Any]) -> None:
+        learning_rate = config.get("learning_rate") or 1e-3  # the original's intended rate
+        model.compile(optimizer=make_optimizer(config["optimizer"], learning_rate),
+                      jit_compile=config.get("jit_compile", "auto"))
+
+    @classmethod
+    def build_optimizer_state(cls, model: keras.Model) -> None:
+        model.optimizer.build(model._vae_variables())  # the discriminator's optimizer is built with the model
+
+    @classmethod
+    def callbacks(cls, config: dict[str, Any], run) -> list[keras.callbacks.Callback]:
+        from zoo.families.crossmodal.play import ReconstructionPlotter
+
+        callbacks = [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=100, min_delta=1e-10)]
+        if config["save_epochs"]:
+            callbacks.append(EpochSaver(run.checkpoints, config["save_epochs"]))
+        if config["plot_epochs"]:
+            callbacks.append(ReconstructionPlotter(run.samples, config["plot_epochs"]))
+        return callbacks
+
+    # ------------------------------------------------------------ generation and analysis
+    @classmethod
+    def sample_scores(cls, model, config, encoding, num_outputs, seed, length=None) -> list[Score]:
+        """Labels decoded along random straight lines in the (top) latent space (`length` frames, default 64)."""
+        from zoo.families.crossmodal.play import latent_path, labels_from_logits
+
+        scores = []
+        for i in range(num_outputs):
+            z = latent_path("line", min(length or 64, 2048), config["dims"][-1], np.random.default_rng(seed + i))
+            logits = keras.ops.convert_to_numpy(model.decode_symbol(z.astype(np.float32)))
+            scores.append(encoding.decode(labels_from_logits(logits, config), config["instruments"]))
+        return scores
+
+    @classmethod
+    def add_generate_arguments(cls, parser) -> None:
+        from zoo.families.crossmodal.play import add_play_arguments
+
+        add_play_arguments(parser)
+
+    @classmethod
+    def generate(cls, args, run, config, encoding, model) -> list[Path]:
+        from zoo.families.crossmodal.play import play
+
+        return play(args, run, config, encoding, model, cls)
+
+    @classmethod
+    def export_endpoints(cls, model, config) -> dict[str, Any]:
+        """`transcribe`: normalised frames [B, 410] -> symbol logits [B, S] (signal encoder mean -> symbol
+        decoder); `synthesise`: one-hot labels [B, S] -> normalised log-magnitude means [B, 410]. Both cross
+        through the top latent layer (with a hierarchy: posterior means up, conditional-prior means down)."""
+        import tensorflow as tf
+
+        transcribe = tf.function(lambda frames: model.decode_symbol(model.encode_signal(frames)[0]),
+                                 input_signature=[tf.TensorSpec([None, model.signal_dim], tf.float32, name="frames")])
+        synthesise = tf.function(lambda labels: model.decode_signal(model.encode_symbol(labels)[0])[0],
+                                 input_signature=[tf.TensorSpec([None, model.symbol_dim], tf.float32, name="labels")])
+        return {"transcribe": transcribe, "synthesise": synthesise}
+
+    @classmethod
+    def add_evaluate_arguments(cls, parser) -> None:
+        from zoo.families.crossmodal.analysis import add_analysis_arguments
+
+        add_analysis_arguments(parser)
+
+    @classmethod
+    def evaluate(cls, model, config, encoding, split, args, run) -> dict[str, float]:
+        from zoo.families.crossmodal.analysis import analyse
+
+        return analyse(model, config, encoding, split, args, run, cls)
+
+
+def select_device(cuda: int) -> None:
+    """`--cuda`: -1 hides the GPUs from TensorFlow; an index keeps only that GPU visible."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if cuda >= len(gpus):
+        raise UsageError(f"--cuda {cuda}: this machine has {len(gpus)} GPU(s) (use -1 for the CPU)")
+    try:
+        tf.config.set_visible_devices([] if cuda < 0 else [gpus[cuda]], "GPU")
+    except RuntimeError:  # TensorFlow already placed ops (e.g. under pytest): devices are fixed by now
+        if gpus:
+            print("warning: --cuda ignored: TensorFlow had already started on its devices", file=sys.stderr)
+
+
+def load_weights_from(model: CrossModalVAE, config: dict[str, Any]) -> None:
+    """`--load RUN [--load_epoch N]`: copies the weights of another crossmodal run of the same shape."""
+    from zoo.core.checkpoints import load_model
+    from zoo.errors import RunError
+    from zoo.core.run_folder import RunFolder
+
+    other = RunFolder(Path(config["weights_path"]), config["load"])
+    if config.get("load_epoch") is not None:
+        path = other.checkpoints / f"epoch-{config['load_epoch']:04d}.keras"
+        if not path.is_file():
+            kept = sorted(p.name for p in other.checkpoints.glob("epoch-*.keras"))
+            raise RunError(f"run '{other.name}' has no checkpoint of epoch {config['load_epoch']} "
+                           f"(it has: {', '.join(kept) or 'none'})")
+    else:
+        path = other.model_file("best")
+    source = load_model(path)
+    mismatch = UsageError(f"--load {other.name}: its VAEs do not have this run's sizes, latent layers, labels and "
+                          "instruments")
+    if not isinstance(source, CrossModalVAE):
+        raise mismatch
+    parts, source_parts = model.vae_layers(), source.vae_layers()
+    if model.adversarial and getattr(source, "adversarial", False):
+        # a discriminator that only one of them has starts afresh
+        parts["discriminator"], source_parts["discriminator"] = model.discriminator, source.discriminator
+    if set(parts) != set(source_parts) or any(
+            [w.shape for w in source_parts[p].weights] != [w.shape for w in parts[p].weights] for p in parts):
+        raise mismatch
+    for name, part in parts.items():
+        part.set_weights(source_parts[name].get_weights())
+    print(f"starting from the weights of {path}", file=sys.stderr)
+
+
+class EpochSaver(keras.callbacks.Callback):
+    """`--save_epochs N`: keeps `checkpoints/epoch-NNNN.keras` every N epochs (written atomically)."""
+
+    def __init__(self, folder: Path, every: int):
+        super().__init__()
+        self.folder, self.every = Path(folder), every
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            from zoo.core.checkpoints import save_model
+
+            save_model(self.model, self.folder / f"epoch-{epoch + 1:04d}.keras")
+
+
+def evaluation_mixtures(pieces, config, encoding, mode: str | None = None, seed: int = 0, transposed: bool = False):
+    """Deterministic mixtures of a split for this run: (x, y, classes, weights) numpy arrays.
+
+    `transposed` adds the transpositions of the run's `--pitch_shift` (for training a classifier on what the
+    model saw); test mixtures never have them.
+    """
+    mixing = CrossModal.mixing(config, encoding)
+    return fixed_mixtures(CrossModal.sources(pieces, config, encoding, transposed), mode or config["random_mode"],
+                          seed, mixing)

@@ -1,0 +1,370 @@
+"""MusicVAE (symusic's PyTorch port of Magenta's music_vae): flat and hierarchical melody VAEs.
+
+Configured like the seed: a JSON file (`--config FILE`, examples in zoo/families/musicvae/configs/)
+or flags of the same names (`--z_size 256 --seq_decoder_args '{...}'`); flags override the file,
+the file overrides the defaults (the seed's flat 8-bar config). The JSON keys `batch_size` and
+`learning_rate` are the general flags `-b` and `--learning_rate` (which win when given).
+`num_steps` sets the length of training: epochs of `evaluate_interval` steps (or
+`--steps_per_epoch`), each followed by the evaluation, so `-e` is computed unless given.
+The model and its objective are in zoo/families/musicvae/vae_model.py, the decoders in vae_decoder.py.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import weakref
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.data.dataset import EncodedSplit, TrainingData
+from zoo.encodings.base import Encoding
+from zoo.errors import DataError, EncodingError, ScoreReadError, UsageError
+from zoo.families.musicvae.musicvae_config import CONFIG_FLAGS, JSON_FLAGS, resolve_config
+from zoo.families.musicvae.vae_model import MusicVAEModel
+from zoo.core.model_type import ModelType
+from zoo.core.registry import register_model_type
+from zoo.music.io import load_score, write_piece
+from zoo.music.score import Score
+from zoo.core.optimizers import make_optimizer
+
+STEPS_PER_BAR = 16
+
+
+def melody_windows(pieces: list, encoding: Encoding, slice_bar: int) -> np.ndarray:
+    """Windows of `slice_bar` bars, one bar apart, inside each melody; de-duplicated per piece.
+
+    Returns int32 [N, slice_bar * 16] (symusic/Magenta slicing, without the cap of 5 per file).
+    """
+    length = slice_bar * STEPS_PER_BAR
+    windows = []
+    for piece in pieces:
+        seen = set()
+        for melody in encoding.segments(piece):
+            for start in range(0, len(melody) - length + 1, STEPS_PER_BAR):
+                window = melody[start:start + length]
+                key = window.tobytes()
+                if key not in seen:
+                    seen.add(key)
+                    windows.append(window)
+    if not windows:
+        return np.zeros((0, length), np.int32)
+    return np.stack(windows).astype(np.int32)
+
+
+def first_window(path: str, encoding: Encoding, slice_bar: int) -> np.ndarray:
+    """The first `slice_bar`-bar window of the melody of a file, int32 [T]; one-line errors otherwise."""
+    try:
+        score = load_score(path)
+    except ScoreReadError as error:
+        raise ScoreReadError(f"--input: {error}") from None
+    try:
+        piece = encoding.encode(score)
+    except EncodingError as error:
+        raise EncodingError(f"--input {path} is not melodic: {error}") from None
+    windows = melody_windows([piece], encoding, slice_bar)
+    if len(windows) == 0:
+        longest = max((len(m) for m in encoding.segments(piece)), default=0) // STEPS_PER_BAR
+        raise UsageError(f"--input {path}: its longest melody has {longest} bar(s); this model needs {slice_bar}")
+    return windows[0]
+
+
+_GENERATORS: "weakref.WeakKeyDictionary[keras.Model, dict]" = weakref.WeakKeyDictionary()
+
+
+def compiled_functions(model: MusicVAEModel) -> dict[str, Any]:
+    """The model's encode/decode graphs, traced once per model (fixed input signatures)."""
+    if model not in _GENERATORS:
+        T, Z = model.seq_len, model.z_size
+        _GENERATORS[model] = {
+            "encode": tf.function(lambda melody: model.encode(melody),
+                                  input_signature=[tf.TensorSpec([None, T], tf.int32)]),
+            "decode": tf.function(lambda z, temperature, seed: model.generate(z, temperature, seed),
+                                  input_signature=[tf.TensorSpec([None, Z], tf.float32),
+                                                   tf.TensorSpec([], tf.float32), tf.TensorSpec([2], tf.int32)]),
+        }
+    return _GENERATORS[model]
+
+
+def decode_z(model: MusicVAEModel, z: np.ndarray, temperature: float, seed: int) -> np.ndarray:
+    """Latent codes [N, Z] -> melody classes [N, T] (temperature 0: argmax at every step)."""
+    fns = compiled_functions(model)
+    return fns["decode"](tf.constant(z, tf.float32), tf.constant(temperature, tf.float32),
+                         tf.constant([seed, 0], tf.int32)).numpy()
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation between two latent vectors (linear when they are parallel)."""
+    cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12)
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    if omega < 1e-6:
+        return (1 - t) * a + t * b
+    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+
+
+@register_model_type
+class MusicVAE(ModelType):
+    """`-m musicvae`: melody VAE with a flat or hierarchical (conductor) decoder."""
+
+    name = "musicvae"
+    default_encoding = "melody"
+    encodings = ("melody",)
+    loss_functions = ("sparse_categorical_crossentropy",)  # -l's default; the ELBO is built in
+    # None: the config file or the seed's defaults decide (batch 64; epochs from num_steps).
+    flag_defaults = {"batch_size": None, "epochs": None}
+
+    @classmethod
+    def add_arguments(cls, parser: argparse._ArgumentGroup) -> None:
+        parser.add_argument("--config", default=None, help="symusic JSON config (zoo/families/musicvae/configs/*.json)")
+        for name, (kind, text) in CONFIG_FLAGS.items():
+            if name in JSON_FLAGS:
+                parser.add_argument(f"--{name}", default=None, metavar="JSON", help=f"{text} (JSON)")
+            else:
+                parser.add_argument(f"--{name}", type=kind, default=None, help=text)
+        parser.add_argument("--grad_clip", type=float, default=1.0, help="global gradient-norm clip (0: off)")
+
+    @classmethod
+    def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
+        if args.get("loss_function") not in cls.loss_functions:
+            raise UsageError("-l/--loss_function does not apply to model type 'musicvae' (its loss is the ELBO)")
+        vae = resolve_config(args)
+        args = {**args, "musicvae": vae}
+        if args.get("batch_size") is None:
+            args["batch_size"] = vae["batch_size"]
+        if args.get("learning_rate") is None:
+            args["learning_rate"] = vae["learning_rate"]
+        if args.get("steps_per_epoch") is None:
+            args["steps_per_epoch"] = vae["evaluate_interval"]
+        if args.get("epochs") is None:
+            args["epochs"] = max(1, math.ceil(vae["num_steps"] / args["steps_per_epoch"]))
+        return args
+
+    @classmethod
+    def add_generate_arguments(cls, parser) -> None:
+        parser.add_argument("--mode", choices=["sample", "reconstruct", "interpolate"], default="sample",
+                            help="sample z from the prior; reconstruct --input; interpolate between two --input")
+        parser.add_argument("--input", nargs="+", default=None, metavar="FILE",
+                            help="melody file(s): one to reconstruct, two to interpolate")
+        parser.add_argument("--temperature", type=float, default=1.0,
+                            help="softmax temperature of the decoder (0: argmax)")
+
+    # ------------------------------------------------------------ data
+    @classmethod
+    def resolve_data(cls, args: dict[str, Any]) -> TrainingData:
+        """-p / the default corpus, or the seed's `train_dir` (+ `eval_dir`) of music files encoded here."""
+        vae = args["musicvae"]
+        if not vae.get("train_dir"):
+            return super().resolve_data(args)
+        from zoo.data.dataset import split_off_validation
+        from zoo.families.musicvae.melody_encoding import MelodyEncoding
+
+        encoding = MelodyEncoding()
+        train = encode_folder(vae["train_dir"], encoding, vae["num_workers"])
+        if vae.get("eval_dir"):
+            valid = encode_folder(vae["eval_dir"], encoding, vae["num_workers"])
+        else:
+            train, valid = split_off_validation(train, args.get("validation_split") or 0.1, args["seed"])
+        paths = {"train": vae["train_dir"], **({"valid": vae["eval_dir"]} if vae.get("eval_dir") else {})}
+        return TrainingData(train, valid, paths, encoding.to_config())
+
+    @classmethod
+    def datasets(cls, data: TrainingData, encoding: Encoding, config: dict[str, Any]):
+        slice_bar = config["musicvae"]["slice_bar"]
+        train = melody_windows(data.train.pieces, encoding, slice_bar)
+        valid = melody_windows(data.valid.pieces, encoding, slice_bar)
+        for name, windows in (("training", train), ("validation", valid)):
+            if len(windows) == 0:
+                raise DataError(f"the {name} data has no melody of {slice_bar} bar(s) (lower slice_bar or add data)")
+        batch = config["batch_size"]
+        train_ds = tf.data.Dataset.from_tensor_slices(train).shuffle(len(train), seed=config["seed"],
+                                                                     reshuffle_each_iteration=True)
+        # Training drops the last incomplete batch (symusic), unless that would leave none.
+        train_ds = train_ds.batch(batch, drop_remainder=len(train) >= batch).prefetch(tf.data.AUTOTUNE)
+        valid_ds = tf.data.Dataset.from_tensor_slices(valid).batch(batch).prefetch(tf.data.AUTOTUNE)
+        return train_ds, valid_ds, f"{len(train)} distinct {slice_bar}-bar melodies ({len(valid)} for validation)"
+
+    # ------------------------------------------------------------ model
+    @classmethod
+    def build(cls, config: dict[str, Any], encoding: Encoding) -> keras.Model:
+        model = MusicVAEModel(config["musicvae"]["model"], name="musicvae")
+        model.build()
+        if config["musicvae"].get("ckpt_path"):
+            load_checkpoint_weights(model, config["musicvae"]["ckpt_path"])
+        return model
+
+    @classmethod
+    def compile(cls, model: keras.Model, config: dict[str, Any]) -> None:
+        base = make_optimizer(config["optimizer"], config.get("learning_rate"))
+        settings = base.get_config()
+        if "epsilon" in settings:
+            settings["epsilon"] = 1e-8  # PyTorch's Adam (symusic), not Keras's 1e-7
+        settings["global_clipnorm"] = config.get("grad_clip") or None
+        jit = config.get("jit_compile", "auto")
+        model.compile(optimizer=base.__class__.from_config(settings), jit_compile=False if jit == "auto" else jit)
+
+    @classmethod
+    def callbacks(cls, config: dict[str, Any], run) -> list[keras.callbacks.Callback]:
+        from zoo.families.musicvae.musicvae_callbacks import ReconstructionLogger, RelativeReduceLROnPlateau, StepPrinter
+
+        vae = config["musicvae"]
+        callbacks = [RelativeReduceLROnPlateau(vae["lr_scheduler_factor"], vae["lr_scheduler_patience"])]
+        if vae["print_interval"]:
+            callbacks.append(StepPrinter(vae["print_interval"]))
+        if vae["advanced_interval"]:
+            callbacks.append(ReconstructionLogger(
+                lambda: cls._validation_melody(config), run.samples, run.log_dir, vae["advanced_interval"], config["seed"]))
+        return callbacks
+
+    @classmethod
+    def _validation_melody(cls, config: dict[str, Any]) -> np.ndarray:
+        from zoo.encodings import encoding_from_config
+
+        data = cls.resolve_data(config)
+        windows = melody_windows(data.valid.pieces, encoding_from_config(data.encoding_config),
+                                 config["musicvae"]["slice_bar"])
+        return windows[:1]
+
+    # ------------------------------------------------------------ generation
+    @classmethod
+    def sample_scores(cls, model, config, encoding, num_outputs, seed, length=None) -> list[Score]:
+        """Prior samples at temperature 1; `length` in 16th steps (longer: successive samples joined)."""
+        steps = model.seq_len
+        per_piece = max(1, math.ceil((length or steps) / steps))
+        z = np.random.default_rng(seed).standard_normal((num_outputs * per_piece, model.z_size)).astype(np.float32)
+        classes = decode_z(model, z, 1.0, seed).reshape(num_outputs, per_piece * steps)
+        return [encoding.decode(c[:length or steps]) for c in classes]
+
+    @classmethod
+    def generate(cls, args, run, config, encoding, model) -> list[Path]:
+        mode, inputs = args["mode"], args.get("input") or []
+        needed = {"sample": 0, "reconstruct": 1, "interpolate": 2}[mode]
+        if len(inputs) != needed:
+            raise UsageError(f"--mode {mode} takes {needed} --input file(s), got {len(inputs)}")
+        if args["temperature"] < 0:
+            raise UsageError(f"--temperature must be >= 0 (got {args['temperature']})")
+        slice_bar = config["musicvae"]["slice_bar"]
+        out = Path(args["output_dir"])
+        stem = f"{run.name}-{mode}-{args['seed']}"
+        pieces: list[tuple[str, np.ndarray]] = []
+        if mode == "sample":
+            z = np.random.default_rng(args["seed"]).standard_normal((args["num_outputs"], model.z_size))
+            for i, melody in enumerate(decode_z(model, z.astype(np.float32), args["temperature"], args["seed"])):
+                pieces.append((f"{stem}-{i}", melody))
+        else:
+            windows = [first_window(path, encoding, slice_bar) for path in inputs]
+            mu, _ = compiled_functions(model)["encode"](tf.constant(np.stack(windows)))
+            mu = mu.numpy()
+            if mode == "reconstruct":
+                pieces.append((f"{stem}-original", windows[0]))
+                z = np.repeat(mu[:1], args["num_outputs"], axis=0)
+                for i, melody in enumerate(decode_z(model, z, args["temperature"], args["seed"])):
+                    pieces.append((f"{stem}-{i}", melody))
+            else:
+                if args["num_outputs"] < 2:
+                    raise UsageError("--mode interpolate needs --num_outputs of at least 2 (the two ends included)")
+                steps = np.linspace(0.0, 1.0, args["num_outputs"])
+                z = np.stack([slerp(mu[0], mu[1], t) for t in steps]).astype(np.float32)
+                melodies = decode_z(model, z, args["temperature"], args["seed"])
+                pieces += [(f"{stem}-{i:02d}", m) for i, m in enumerate(melodies)]
+                pieces.append((f"{stem}-all", np.concatenate(list(melodies))))
+        written = []
+        for name, melody in pieces:
+            paths, _ = write_piece(encoding.decode(melody), out / name)
+            written.extend(paths.values())
+            print(f"wrote {paths['midi']}, {paths['wav'].name}, {paths['png'].name}", file=sys.stderr)
+        return written
+
+    @classmethod
+    def export_endpoints(cls, model, config) -> dict[str, Any]:
+        """`encode(melody int32 [B, T]) -> (mu, logvar)` and `decode(z [B, Z], temperature, seed [2]) -> classes [B, T]`."""
+        fns = compiled_functions(model)
+        return {"encode": fns["encode"], "decode": fns["decode"]}
+
+    # ------------------------------------------------------------ evaluation
+    @classmethod
+    def evaluate(cls, model, config, encoding, split: EncodedSplit, args, run) -> dict[str, float]:
+        windows = melody_windows(split.pieces, encoding, config["musicvae"]["slice_bar"])
+        if len(windows) == 0:
+            raise DataError(f"{split.path} has no melody of {config['musicvae']['slice_bar']} bars")
+        return reconstruction_metrics(model, windows, args["batch_size"], config["musicvae"])
+
+
+def reconstruction_metrics(model: MusicVAEModel, windows: np.ndarray, batch_size: int, vae: dict[str, Any]
+                           ) -> dict[str, float]:
+    """Teacher-forced and sampled reconstruction accuracy (z = posterior mean; metrics.md §4), NLL and KL.
+
+    Sampled: the decoder is fed its own argmax at every step. Accuracies are means over all steps
+    of all windows; `sampled_accuracy_bar_k` is that of bar k alone.
+    """
+    free_nats = vae["free_bits"] * math.log(2.0)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, model.seq_len], tf.int32)])
+    def batch_sums(melody):
+        mu, logvar = model.encode(melody)
+        teacher, _ = model.decode_logits(mu, melody, 0.0, 0.0, seed=tf.constant([0, 0]))
+        sampled, _ = model.decode_logits(mu, melody, 1.0, 0.0, seed=tf.constant([0, 0]))
+        nll, kl, tf_correct = model.elbo_terms(melody, mu, logvar, teacher)
+        _, _, sampled_correct = model.elbo_terms(melody, mu, logvar, sampled)
+        return (tf.reduce_sum(tf_correct, 0), tf.reduce_sum(sampled_correct, 0), tf.reduce_sum(nll),
+                tf.reduce_sum(kl), tf.reduce_sum(tf.maximum(kl - free_nats, 0.0)))
+
+    tf_steps = np.zeros(model.seq_len)
+    sampled_steps = np.zeros(model.seq_len)
+    nll = kl = kl_free = 0.0
+    for start in range(0, len(windows), batch_size):
+        sums = batch_sums(tf.constant(windows[start:start + batch_size]))
+        tf_steps += sums[0].numpy()
+        sampled_steps += sums[1].numpy()
+        nll, kl, kl_free = nll + float(sums[2]), kl + float(sums[3]), kl_free + float(sums[4])
+    n = len(windows)
+    beta = vae["beta_settings"]["end_beta"]
+    numbers = {
+        "melodies": n,
+        "tf_accuracy": float(tf_steps.sum() / (n * model.seq_len)),
+        "sampled_accuracy": float(sampled_steps.sum() / (n * model.seq_len)),
+        "nll_per_melody": nll / n,
+        "nll_per_step": nll / (n * model.seq_len),
+        "kl": kl / n,
+        "kl_after_free_bits": kl_free / n,
+        "beta": beta,
+        "loss_teacher_forced": (nll + beta * kl_free) / n,
+    }
+    for bar, part in enumerate(np.split(sampled_steps, model.seq_len // STEPS_PER_BAR)):
+        numbers[f"sampled_accuracy_bar_{bar + 1}"] = float(part.sum() / (n * STEPS_PER_BAR))
+    return numbers
+
+
+def encode_folder(folder: str, encoding: Encoding, workers: int) -> EncodedSplit:
+    """The seed's `train_dir`/`eval_dir`: every music file under `folder`, melody-encoded (unreadable ones skipped)."""
+    from zoo.data.prepare import find_music_files, read_scores
+
+    if not Path(folder).is_dir():
+        raise DataError(f"train_dir/eval_dir {folder} is not a folder")
+    files = find_music_files([folder])
+    scores, skipped = read_scores(files, workers=max(1, workers), progress=False)
+    pieces, sources = [], []
+    for path, score in scores:
+        try:
+            pieces.append(encoding.encode(score))
+            sources.append(path)
+        except EncodingError as error:
+            skipped.append((path, str(error)))
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    if not pieces:
+        raise DataError(f"no melody could be read from {folder}")
+    return EncodedSplit(pieces, sources, encoding.to_config(), folder)
+
+
+def load_checkpoint_weights(model: keras.Model, path: str) -> None:
+    """`ckpt_path`: starts from the weights of a saved MusicVAE (.keras or .weights.h5) of the same shape."""
+    from zoo.core.checkpoints import load_weights_into
+
+    load_weights_into(model, path)
+    print(f"starting from the weights of {path}", file=sys.stderr)
+
+
