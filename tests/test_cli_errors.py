@@ -123,7 +123,7 @@ def test_folder_without_train_pickle(tmp_path, capfd):
 
 def test_pickle_with_zero_pieces(tmp_path, capfd, event_data):
     from zoo.data.dataset import load_split
-    from zoo.data.prepare import DATA_FORMAT
+    from zoo.data.splits import DATA_FORMAT
     from zoo.data.safe_pickle import dump_pickle
 
     encoding = load_split(event_data / "train.pkl").encoding

@@ -1,4 +1,4 @@
-"""Reader tasks for the streaming tests of `zoo.data.prepare.map_files`.
+"""Reader tasks for the streaming tests of `zoo.data.reader_pool.map_files`.
 
 They live apart from test_prepare.py because reader processes start from a fork server and import
 the module of their task by name: this one imports nothing heavy (test_prepare.py imports TensorFlow).

@@ -13,7 +13,8 @@ import pytest
 import prepare_reader_tasks as reader_tasks
 from helpers import NOTTINGHAM_MIDI, ROOT, needs_shared
 from zoo.data.dataset import load_split
-from zoo.data.prepare import prepare, split_indices
+from zoo.data.prepare import prepare
+from zoo.data.splits import split_indices
 from zoo.encodings import encoding_from_config
 from zoo.errors import DataError
 
@@ -52,7 +53,7 @@ def test_a_hash_in_a_file_name_is_not_a_tune_number(tmp_path, chorale_files):
     """'C#minor.mid' is a file, not tune 'minor' of 'C': the vocabulary is learnt from it."""
     import shutil
 
-    from zoo.data.prepare import piece_key, split_source
+    from zoo.data.splits import piece_key, split_source
 
     assert split_source("dir/reels.abc#12") == ("dir/reels.abc", "12")
     assert split_source("dir/C#minor 1.mid") == ("dir/C#minor 1.mid", "")
@@ -104,7 +105,7 @@ def test_nottingham_every_file_accounted_for(tmp_path):
 
 
 def test_versions_of_one_piece_in_several_folders_share_a_split():
-    from zoo.data.prepare import split_by_piece
+    from zoo.data.splits import split_by_piece
 
     paths = [f"{folder}tune{i}.mid" for i in range(20) for folder in ("", "melody/", "chords/")]
     splits = split_by_piece(paths, 0.2, 0.2, seed=0)
@@ -132,7 +133,8 @@ K:G
 
 
 def test_each_tune_of_a_multi_tune_abc_file_is_a_piece(tmp_path):
-    from zoo.data.prepare import piece_key, read_scores
+    from zoo.data.music_files import read_scores
+    from zoo.data.splits import piece_key
 
     path = tmp_path / "tunes.abc"
     path.write_text(MULTI_TUNE_ABC)
@@ -160,11 +162,12 @@ def _write_tunes(folder, count: int) -> list[str]:
 
 
 def test_readers_run_a_bounded_window_ahead_and_answer_in_order(tmp_path):
-    from zoo.data.prepare import CHUNKS_IN_FLIGHT_PER_WORKER, MAX_CHUNK_FILES, iter_scores, map_files
+    from zoo.data.music_files import iter_scores
+    from zoo.data.reader_pool import CHUNKS_IN_FLIGHT_PER_WORKER, MAX_CHUNK_FILES, map_files
 
     assert inspect.isgenerator(iter_scores([], progress=False))
     names = [f"file{n:03d}" for n in range(300)]
-    results = map_files(functools.partial(reader_tasks.mark, tmp_path), names, workers=2)
+    results = map_files(functools.partial(reader_tasks.mark, tmp_path), names, workers=2, crashed=None)
     assert inspect.isgenerator(results)
     assert next(results) == ["file000"]
     # Only the chunks in flight have been handed to readers, not the whole list.
@@ -174,7 +177,7 @@ def test_readers_run_a_bounded_window_ahead_and_answer_in_order(tmp_path):
 
 
 def test_a_reader_that_dies_costs_only_its_file(tmp_path):
-    from zoo.data.prepare import map_files
+    from zoo.data.reader_pool import map_files
 
     names = [f"file{n:02d}" for n in range(10)] + ["die"] + [f"more{n:02d}" for n in range(10)]
     answers = list(map_files(functools.partial(reader_tasks.mark_or_die, tmp_path), names, workers=2,
@@ -184,11 +187,12 @@ def test_a_reader_that_dies_costs_only_its_file(tmp_path):
 
 
 def test_reader_processes_are_replaced_as_they_go(monkeypatch):
-    from zoo.data import prepare as prepare_module
+    from zoo.data import reader_pool
 
-    monkeypatch.setattr(prepare_module, "FILES_PER_READER", 4)
+    monkeypatch.setattr(reader_pool, "FILES_PER_READER", 4)
     names = [f"file{n:02d}" for n in range(40)]
-    answers = [answer for [answer] in prepare_module.map_files(reader_tasks.name_and_process, names, workers=2)]
+    answers = [answer for [answer] in reader_pool.map_files(reader_tasks.name_and_process, names, workers=2,
+                                                            crashed=None)]
     assert [name for name, _ in answers] == names
     # 8 chunks of 5 files, 2 x 4 files a pool: a new pool every 2 chunks, 4 pools of 1 or 2 processes.
     processes = {pid for _, pid in answers}
@@ -231,12 +235,13 @@ def test_a_file_that_kills_its_reader_is_skipped_and_the_rest_prepared(tmp_path)
 
 
 def test_a_learnt_vocabulary_reads_again_rather_than_keep_scores(tmp_path, monkeypatch):
+    from zoo.data import music_files
     from zoo.data import prepare as prepare_module
 
     files = _write_tunes(tmp_path / "midi", 12)
     reads = []
-    real_load_tunes = prepare_module.load_tunes
-    monkeypatch.setattr(prepare_module, "load_tunes", lambda path: reads.append(path) or real_load_tunes(path))
+    real_load_tunes = music_files.load_tunes
+    monkeypatch.setattr(music_files, "load_tunes", lambda path: reads.append(path) or real_load_tunes(path))
     kept = prepare(files, "numeric", tmp_path / "kept", progress=False)
     assert sorted(reads) == sorted(files)  # small data: every file read once
     reads.clear()

@@ -348,7 +348,7 @@ def builtin_wav() -> list[bytes]:
 # ---------------------------------------------------------------- pickles
 def _data_file(rng: random.Random) -> dict:
     """A zoo data split like prepare.py writes (format 1 layout, see zoo/data/prepare.py)."""
-    from zoo.data.prepare import DATA_FORMAT
+    from zoo.data.splits import DATA_FORMAT
 
     pieces = rng.choice(([np.arange(2, 40, dtype=np.int32)],
                          [np.zeros((8, 88), np.uint8), np.ones((4, 88), np.uint8)],
@@ -395,7 +395,7 @@ def build_pickle(rng: random.Random) -> bytes:
         return _hostile_pickle(rng)
     data = pickle.dumps(_data_file(rng), protocol=rng.randint(0, 5))
     if rng.random() < 0.5:  # a layout load_split must refuse
-        from zoo.data.prepare import DATA_FORMAT
+        from zoo.data.splits import DATA_FORMAT
 
         layout = rng.choice(({"format": DATA_FORMAT}, {"format": DATA_FORMAT, "pieces": 3, "encoding": {}}, [1, 2],
                              {"format": DATA_FORMAT, "pieces": [], "encoding": 5, "sources": 7},

@@ -469,7 +469,7 @@ def test_pickle_plain_data_still_loads_at_every_protocol(protocol):
 @pytest.mark.parametrize("layout", [{"encoding": 5}, {"sources": 7}, {}])
 def test_load_split_malformed_layout_is_a_data_error(tmp_path, layout):
     from zoo.data.dataset import load_split
-    from zoo.data.prepare import DATA_FORMAT
+    from zoo.data.splits import DATA_FORMAT
     from zoo.data.safe_pickle import dump_pickle
 
     data = {"format": DATA_FORMAT, "pieces": [np.arange(3, dtype=np.int32)]}

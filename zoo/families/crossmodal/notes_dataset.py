@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.atomic import write_json
-from zoo.data.prepare import DATA_FORMAT, SPLITS, split_indices
+from zoo.data.splits import DATA_FORMAT, SPLITS, split_indices
 from zoo.data.safe_pickle import dump_pickle
 from zoo.families.crossmodal.notes_encoding import (DYNAMICS, INSTRUMENTS, VELOCITIES, NotesEncoding, dynamics_of, octave_of,
                                  pitch_class_of)

@@ -340,7 +340,7 @@ def reconstruction_metrics(model: MusicVAEModel, windows: np.ndarray, batch_size
 
 def encode_folder(folder: str, encoding: Encoding, workers: int) -> EncodedSplit:
     """The seed's `train_dir`/`eval_dir`: every music file under `folder`, melody-encoded (unreadable ones skipped)."""
-    from zoo.data.prepare import find_music_files, read_scores
+    from zoo.data.music_files import find_music_files, read_scores
 
     if not Path(folder).is_dir():
         raise DataError(f"train_dir/eval_dir {folder} is not a folder")

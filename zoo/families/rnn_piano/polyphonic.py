@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data.prepare import DATA_FORMAT
+from zoo.data.splits import DATA_FORMAT
 from zoo.data.safe_pickle import dump_pickle
 from zoo.errors import DataError
 
