@@ -192,7 +192,7 @@ def prepare_tf_child(spec: dict, seed: int) -> None:
         sys.path.insert(0, str(REPO))
     import keras
 
-    from zoo.engine.train import configure_threads
+    from zoo.engine.threads import configure_threads
 
     if spec.get("threads"):
         configure_threads(*spec["threads"])  # what --intra_op_threads / --inter_op_threads do

@@ -61,7 +61,7 @@ def run_tf(args, name: str) -> dict:
     from zoo.core.registry import get_model_type
     from zoo.families.transformer.music_transformer import TransformerGenerator
     from zoo.core.sampling import TokenGenerator, sample_tokens
-    from zoo.engine.train import configure_threads
+    from zoo.engine.threads import configure_threads
 
     if name == "cache_threads_1_2":
         configure_threads(1, 2)  # before TensorFlow runs its first op

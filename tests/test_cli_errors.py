@@ -123,8 +123,8 @@ def test_folder_without_train_pickle(tmp_path, capfd):
 
 def test_pickle_with_zero_pieces(tmp_path, capfd, event_data):
     from zoo.data.dataset import load_split
-    from zoo.data.splits import DATA_FORMAT
     from zoo.data.safe_pickle import dump_pickle
+    from zoo.data.splits import DATA_FORMAT
 
     encoding = load_split(event_data / "train.pkl").encoding
     data = tmp_path / "nothing" / "train.pkl"

@@ -24,10 +24,10 @@ import pytest
 import tensorflow as tf
 
 from helpers import ROOT
-from zoo.core.checkpoints import check_keras_file, load_model
 from zoo.cli import generate_main, run_cli, training_main, zoo_main
-from zoo.errors import RunError, UsageError
+from zoo.core.checkpoints import check_keras_file, load_model
 from zoo.core.run_folder import check_run_name
+from zoo.errors import RunError, UsageError
 
 PAYLOAD_MODULE = "zoo_hostile_payload"
 

@@ -222,7 +222,7 @@ def parse_generate_args(argv: Sequence[str] | None = None) -> dict:
 def generate_main(argv: Sequence[str] | None = None) -> None:
     args = parse_generate_args(argv)
     from zoo.engine.generate import generate
-    from zoo.engine.train import configure_threads
+    from zoo.engine.threads import configure_threads
 
     configure_threads(args["intra_op_threads"], args["inter_op_threads"])
 
@@ -280,9 +280,9 @@ def zoo_main(argv: Sequence[str] | None = None) -> None:
 
         print(f"wrote {export(args)}")
     else:
-        from zoo.engine.evaluate import evaluate
         from zoo.core.registry import get_model_type
         from zoo.core.run_folder import RunFolder
+        from zoo.engine.evaluate import evaluate
 
         model_type = get_model_type(RunFolder(Path(args["weights_path"]), args["name"]).load_config()["model_type"])
         own = _Parser(prog=f"python -m zoo evaluate ({model_type.name})", add_help=False)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from zoo.data.dataset import split_off_validation, token_stream, token_windows, window_dataset, load_split
+from zoo.data.dataset import load_split, split_off_validation, token_stream, token_windows, window_dataset
 from zoo.encodings import EOS_ID
 from zoo.errors import DataError
 

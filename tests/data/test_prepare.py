@@ -1,7 +1,4 @@
-import functools
-import inspect
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +11,6 @@ import prepare_reader_tasks as reader_tasks
 from helpers import NOTTINGHAM_MIDI, ROOT, needs_shared
 from zoo.data.dataset import load_split
 from zoo.data.prepare import prepare
-from zoo.data.splits import split_indices
 from zoo.encodings import encoding_from_config
 from zoo.errors import DataError
 
@@ -33,20 +29,12 @@ def test_prepare_writes_splits_and_manifest(event_data, chorale_files):
                    for p in loaded.pieces)
 
 
-def test_split_is_by_piece_and_fixed_by_seed():
-    first, again = split_indices(50, 0.1, 0.1, seed=3), split_indices(50, 0.1, 0.1, seed=3)
-    assert all(np.array_equal(first[k], again[k]) for k in first)
-    assert sorted(np.concatenate(list(first.values())).tolist()) == list(range(50))
-    assert not np.array_equal(first["test"], split_indices(50, 0.1, 0.1, seed=4)["test"])
-
-
 def test_numeric_vocabulary_comes_from_the_training_split(tmp_path, chorale_files):
     manifest = prepare(chorale_files[:6], "numeric", tmp_path, valid_fraction=0.2, test_fraction=0.2, progress=False)
     encoding = encoding_from_config(manifest["encoding"])
     train_tokens = {t for path in manifest["splits"]["train"]["sources"]
                     for t in encoding.tokens(__import__("zoo.music", fromlist=["load_score"]).load_score(path))}
     assert set(encoding.to_config()["vocabulary"]) == train_tokens
-
 
 
 def test_a_hash_in_a_file_name_is_not_a_tune_number(tmp_path, chorale_files):
@@ -104,18 +92,6 @@ def test_nottingham_every_file_accounted_for(tmp_path):
     assert used + len(manifest["skipped"]) == len(files) and used > 30
 
 
-def test_versions_of_one_piece_in_several_folders_share_a_split():
-    from zoo.data.splits import split_by_piece
-
-    paths = [f"{folder}tune{i}.mid" for i in range(20) for folder in ("", "melody/", "chords/")]
-    splits = split_by_piece(paths, 0.2, 0.2, seed=0)
-    split_of = {paths[i]: split for split, indices in splits.items() for i in indices}
-    assert len(split_of) == 60
-    for i in range(20):
-        assert split_of[f"tune{i}.mid"] == split_of[f"melody/tune{i}.mid"] == split_of[f"chords/tune{i}.mid"]
-    assert {len(v) for v in splits.values()} == {36, 12}
-
-
 MULTI_TUNE_ABC = """X: 1
 T:First
 M:4/4
@@ -159,44 +135,6 @@ def _write_tunes(folder, count: int) -> list[str]:
         midi.save(folder / f"tune{n:02d}.mid")
     (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
     return sorted(str(p) for p in folder.glob("*.mid"))
-
-
-def test_readers_run_a_bounded_window_ahead_and_answer_in_order(tmp_path):
-    from zoo.data.music_files import iter_scores
-    from zoo.data.reader_pool import CHUNKS_IN_FLIGHT_PER_WORKER, MAX_CHUNK_FILES, map_files
-
-    assert inspect.isgenerator(iter_scores([], progress=False))
-    names = [f"file{n:03d}" for n in range(300)]
-    results = map_files(functools.partial(reader_tasks.mark, tmp_path), names, workers=2, crashed=None)
-    assert inspect.isgenerator(results)
-    assert next(results) == ["file000"]
-    # Only the chunks in flight have been handed to readers, not the whole list.
-    started = len(list(tmp_path.iterdir()))
-    assert 1 <= started <= 2 * CHUNKS_IN_FLIGHT_PER_WORKER * MAX_CHUNK_FILES + MAX_CHUNK_FILES < len(names)
-    assert [answer for [answer] in results] == names[1:]
-
-
-def test_a_reader_that_dies_costs_only_its_file(tmp_path):
-    from zoo.data.reader_pool import map_files
-
-    names = [f"file{n:02d}" for n in range(10)] + ["die"] + [f"more{n:02d}" for n in range(10)]
-    answers = list(map_files(functools.partial(reader_tasks.mark_or_die, tmp_path), names, workers=2,
-                             crashed=lambda name, reason: [reason]))
-    assert answers[:10] == [[n] for n in names[:10]] and answers[11:] == [[n] for n in names[11:]]
-    assert "the reader process died (SIGKILL" in answers[10][0]
-
-
-def test_reader_processes_are_replaced_as_they_go(monkeypatch):
-    from zoo.data import reader_pool
-
-    monkeypatch.setattr(reader_pool, "FILES_PER_READER", 4)
-    names = [f"file{n:02d}" for n in range(40)]
-    answers = [answer for [answer] in reader_pool.map_files(reader_tasks.name_and_process, names, workers=2,
-                                                            crashed=None)]
-    assert [name for name, _ in answers] == names
-    # 8 chunks of 5 files, 2 x 4 files a pool: a new pool every 2 chunks, 4 pools of 1 or 2 processes.
-    processes = {pid for _, pid in answers}
-    assert os.getpid() not in processes and 4 <= len(processes) <= 8
 
 
 def test_workers_do_not_change_the_output(tmp_path):

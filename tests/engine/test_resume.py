@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from helpers import ROOT, train_args
-from zoo.core.checkpoints import load_model
 from zoo.cli import run_cli, training_main
+from zoo.core.checkpoints import load_model
 
 CHECKPOINT_FILES = {"last.keras", "best.keras"}
 
@@ -27,8 +27,8 @@ def backup_files(run: Path) -> set[str]:
 
 def backup_iterations(run: Path) -> int:
     """The optimizer's step count in run/backup/, loaded into a freshly built model as a resume would."""
-    from zoo.encodings import encoding_from_config
     from zoo.core.registry import get_model_type
+    from zoo.encodings import encoding_from_config
     from zoo.engine.train import build_compiled
 
     config = json.loads((run / "config.json").read_text())

@@ -16,14 +16,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.model_type import ModelType
+from zoo.core.optimizers import make_optimizer
+from zoo.core.sampling import TokenGenerator, sample_tokens
 from zoo.data.dataset import EncodedSplit, TrainingData, token_windows, window_dataset
 from zoo.encodings.base import PAD_ID, Encoding
 from zoo.errors import ScoreReadError, UsageError
-from zoo.core.model_type import ModelType
 from zoo.music.io import load_score, write_pieces
 from zoo.music.score import Score
-from zoo.core.optimizers import make_optimizer
-from zoo.core.sampling import TokenGenerator, sample_tokens
 
 
 class TokenModelType(ModelType):

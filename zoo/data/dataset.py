@@ -18,8 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data.corpus import ensure_default_dataset
-from zoo.data.splits import DATA_FORMAT
 from zoo.data.safe_pickle import load_pickle
+from zoo.data.splits import DATA_FORMAT
 from zoo.encodings.base import EOS_ID, piece_length
 from zoo.errors import DataError, UsageError
 

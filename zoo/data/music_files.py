@@ -16,7 +16,6 @@ from zoo.errors import DataError, ZooError
 from zoo.music.io import SCORE_SUFFIXES, load_tunes
 from zoo.music.score import Score
 
-
 MUSIC21_PREFIX = "music21:"
 
 

@@ -12,7 +12,6 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterator, Sequence
 
-
 # Chunks in flight per reader process: enough to keep every process busy while the parent
 # collects, few enough that finished-but-uncollected results stay a handful of chunks.
 CHUNKS_IN_FLIGHT_PER_WORKER = 4

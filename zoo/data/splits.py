@@ -12,7 +12,6 @@ import numpy as np
 
 from zoo.errors import DataError
 
-
 DATA_FORMAT = "zoo-encoded/1"
 
 

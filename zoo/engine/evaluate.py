@@ -21,8 +21,8 @@ from tqdm import tqdm
 
 from zoo.atomic import atomic_path
 from zoo.data.dataset import EncodedSplit, load_split
-from zoo.errors import DataError, UsageError, ZooError
 from zoo.engine.generate import load_run
+from zoo.errors import DataError, UsageError, ZooError
 from zoo.metrics import METRIC_RESOLUTION, compare_metrics
 from zoo.music.score import Score
 

@@ -19,8 +19,8 @@ from typing import Any
 import keras
 
 from zoo.atomic import write_json
-from zoo.errors import UsageError
 from zoo.engine.generate import load_run
+from zoo.errors import UsageError
 
 
 def export(args: dict[str, Any]) -> Path:

@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Any
 
 from zoo.core.checkpoints import load_model
-from zoo.encodings import encoding_from_config
-from zoo.errors import RunError, UsageError, ZooError
 from zoo.core.registry import get_model_type
 from zoo.core.run_folder import RunFolder
+from zoo.encodings import encoding_from_config
+from zoo.errors import RunError, UsageError, ZooError
 
 
 def load_run(weights_path: str, name: str, model_type_name: str | None = None, checkpoint: str = "best"):

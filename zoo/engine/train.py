@@ -18,12 +18,14 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.atomic import atomic_path, remove_temporaries
-from zoo.engine.callbacks import Checkpointer, NaNGuard, SampleWriter, read_backup_state
 from zoo.core.checkpoints import load_weights_into, save_model
-from zoo.encodings import encoding_from_config
-from zoo.errors import UsageError, ZooError
 from zoo.core.registry import get_model_type
 from zoo.core.run_folder import RunFolder
+from zoo.encodings import encoding_from_config
+from zoo.engine.callbacks import Checkpointer, NaNGuard, SampleWriter, read_backup_state
+from zoo.engine.threads import configure_threads
+from zoo.errors import UsageError, ZooError
+
 
 class TrainingDiverged(ZooError):
     """The loss became NaN or infinite under --check_nan."""
@@ -33,25 +35,6 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
-
-
-def configure_threads(intra_op: int | None, inter_op: int | None) -> None:
-    """Sets TensorFlow's CPU thread pools; must run before TensorFlow executes its first op.
-
-    On a 2-core CPU, one thread per op and two ops at a time trains the LSTM about 1.4x faster
-    than TensorFlow's default (bench/lstm_throughput.py).
-    """
-    try:
-        if intra_op:
-            tf.config.threading.set_intra_op_parallelism_threads(intra_op)
-        if inter_op:
-            tf.config.threading.set_inter_op_parallelism_threads(inter_op)
-    except RuntimeError:  # TensorFlow already ran an op in this process (e.g. under pytest)
-        current = (tf.config.threading.get_intra_op_parallelism_threads(),
-                   tf.config.threading.get_inter_op_parallelism_threads())
-        if (intra_op or current[0], inter_op or current[1]) != current:
-            print("warning: --intra_op_threads/--inter_op_threads ignored: TensorFlow had already started "
-                  "in this process", file=sys.stderr)
 
 
 def versions() -> dict[str, str]:
