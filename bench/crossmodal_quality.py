@@ -32,7 +32,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from zoo.families.crossmodal.notes_encoding import INSTRUMENTS, LABELS  # noqa: E402  (numpy only: no TensorFlow here)
+from zoo.families.crossmodal.note_labels import INSTRUMENTS, LABELS  # noqa: E402  (numpy only: no TensorFlow here)
 
 CASES = {  # name: (instruments, random mode)
     "fl": (["Flute"], "constant"),

@@ -488,11 +488,11 @@ def read_case(reader: str, path: Path) -> str:
         return f"{sum(len(v) for v in splits.values())} rolls"
     if reader == "wav":
         from zoo.errors import ZooError
-        from zoo.families.crossmodal.play import read_mono_wav
-        from zoo.music.audio import _read_wav
+        from zoo.families.crossmodal.play_inputs import load_audio_input
+        from zoo.music.audio import read_wav
 
         outcome = []
-        for read in (_read_wav, read_mono_wav):
+        for read in (lambda name: read_wav(name)[0], load_audio_input):
             try:
                 outcome.append(f"{len(read(str(path)))} samples")
             except ZooError as error:
@@ -514,7 +514,7 @@ def warm_up(reader: str) -> None:
 
     importlib.import_module("zoo.encodings")  # registers every encoding
     if reader == "wav":
-        importlib.import_module("scipy.signal")  # read_mono_wav resamples with it: seconds to import
+        importlib.import_module("scipy.signal")  # load_audio_input resamples with it: seconds to import
 
     for seed in seed_inputs(reader)[:1]:
         import tempfile

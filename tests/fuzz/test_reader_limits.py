@@ -340,65 +340,67 @@ def wav_bytes(channels=1, rate=22050, bits=16, fmt_tag=1, data=b"\x01\x02" * 50,
     b"RIFF\x10\x00\x00\x00WAVEjunk\xff\xff\xff\xff",  # chunk skip past the end: RuntimeError in wave
     b"not a wav file at all",
 ])
-def test_render_fallback_wav_reader_raises_score_read_errors(tmp_path, data):
-    from zoo.music.audio import _read_wav
+def test_wav_reader_raises_score_read_errors(tmp_path, data):
+    from zoo.music.audio import read_wav
 
     path = tmp_path / "x.wav"
     path.write_bytes(data)
     try:
-        samples = _read_wav(path)
+        samples, _ = read_wav(path)
     except ScoreReadError:
         return
-    assert samples.dtype == np.float32  # the odd byte count case reads the whole frames
+    assert samples.dtype == np.float64 and samples.ndim == 2  # 8-bit samples read, centred and scaled
 
 
 def test_wav_data_size_lie_does_not_allocate_it(tmp_path):
-    from zoo.families.crossmodal.play import read_mono_wav
-    from zoo.music.audio import _read_wav
+    from zoo.families.crossmodal.play_inputs import load_audio_input
+    from zoo.music.audio import read_wav
 
     path = tmp_path / "lie.wav"
     rng = np.random.default_rng(0)
     path.write_bytes(wav_bytes(data=(rng.normal(0, 3000, 400)).astype("<i2").tobytes(), data_size=0xFFFFFFF0))
     with Bounded(peak_mb=20.0):  # scipy.io.wavfile on the file itself allocated the declared 4 GB
-        assert len(read_mono_wav(str(path))) == 400
-        assert len(_read_wav(path)) == 400
+        assert len(load_audio_input(str(path))) == 400
+        assert len(read_wav(path)[0]) == 400
 
 
 @pytest.mark.parametrize("rate", [0, 7, 0xFFFFFFFF])
 def test_wav_absurd_sample_rate_is_refused(tmp_path, rate):
-    from zoo.families.crossmodal.play import read_mono_wav
+    from zoo.families.crossmodal.play_inputs import load_audio_input
 
     path = tmp_path / "rate.wav"
     path.write_bytes(wav_bytes(rate=rate))
     with Bounded(), pytest.raises(ScoreReadError, match="sample rate|not a WAV"):
-        read_mono_wav(str(path))  # rate 7 resampled x3150; rate 0 divided by zero
+        load_audio_input(str(path))  # rate 7 resampled x3150; rate 0 divided by zero
 
 
 def test_wav_non_finite_float_samples_are_refused(tmp_path):
-    from zoo.families.crossmodal.play import read_mono_wav
+    from zoo.music.audio import read_wav
 
     path = tmp_path / "nan.wav"
     path.write_bytes(wav_bytes(fmt_tag=3, bits=32, data=np.array([0.5, np.nan, 0.1], "<f4").tobytes()))
     with pytest.raises(ScoreReadError, match="not finite"):
-        read_mono_wav(str(path))
+        read_wav(path)
 
 
 def test_wav_written_by_the_zoo_still_reads(tmp_path):
-    from zoo.families.crossmodal.play import read_mono_wav
-    from zoo.music.audio import _read_wav, write_wav
+    from zoo.families.crossmodal.play_inputs import load_audio_input
+    from zoo.music.audio import read_wav, write_wav
 
     samples = np.sin(np.arange(2205) / 10.0).astype(np.float32) * 0.5
     write_wav(samples, tmp_path / "ok.wav", 22050)
-    np.testing.assert_allclose(_read_wav(tmp_path / "ok.wav"), samples, atol=1e-4)
-    np.testing.assert_allclose(read_mono_wav(str(tmp_path / "ok.wav")), samples, atol=1e-4)
+    read, rate = read_wav(tmp_path / "ok.wav")
+    assert rate == 22050 and read.shape == (2205, 1)
+    np.testing.assert_allclose(read[:, 0], samples, atol=1e-4)
+    np.testing.assert_allclose(load_audio_input(str(tmp_path / "ok.wav")), samples, atol=1e-4)
     buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as file:  # stereo: the fallback reader mixes down
+    with wave.open(buffer, "wb") as file:  # stereo: both channels come back (the render path mixes them down)
         file.setnchannels(2)
         file.setsampwidth(2)
         file.setframerate(22050)
         file.writeframes(np.array([[1000, 3000]] * 10, "<i2").tobytes())
     (tmp_path / "st.wav").write_bytes(buffer.getvalue())
-    np.testing.assert_allclose(_read_wav(tmp_path / "st.wav"), np.full(10, 2000 / 32768, np.float32))
+    np.testing.assert_array_equal(read_wav(tmp_path / "st.wav")[0], np.tile([[1000 / 32768, 3000 / 32768]], (10, 1)))
 
 
 # ---------------------------------------------------------------- pickles

@@ -1,4 +1,4 @@
-"""Tests of zoo.music.audio: the built-in synth, WAV output, the fallback notice."""
+"""Tests of zoo.music.audio: the built-in synth, WAV output and input, the fallback notice."""
 import wave
 
 import numpy as np
@@ -82,3 +82,53 @@ def test_fluidsynth_command(tmp_path, monkeypatch):
     assert samples.shape == (8000,) and np.allclose(samples, 0.5)
     with wave.open(str(tmp_path / "f.wav"), "rb") as file:
         assert file.getnframes() == 8000 and file.getnchannels() == 1
+
+
+def test_read_wav_gives_samples_per_channel_and_the_rate(tmp_path):
+    t = np.arange(800) / 8000
+    mono = (0.25 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    audio.write_wav(mono, tmp_path / "m.wav", 8000)
+    samples, rate = audio.read_wav(tmp_path / "m.wav")
+    assert rate == 8000 and samples.shape == (800, 1) and samples.dtype == np.float64
+    np.testing.assert_allclose(samples[:, 0], mono, atol=1 / 32767)
+    from scipy.io import wavfile
+
+    wavfile.write(tmp_path / "f.wav", 48000, np.stack([mono, -mono], axis=1))  # 32-bit float, stereo
+    samples, rate = audio.read_wav(tmp_path / "f.wav")
+    assert rate == 48000 and samples.shape == (800, 2)
+    np.testing.assert_array_equal(samples, np.stack([mono, -mono], axis=1).astype(np.float64))
+    wavfile.write(tmp_path / "u8.wav", 8000, np.array([0, 128, 255], np.uint8))  # 8-bit PCM is unsigned
+    np.testing.assert_allclose(audio.read_wav(tmp_path / "u8.wav")[0][:, 0], [-1.0, 0.0, 127 / 128])
+
+
+def test_read_wav_limits(tmp_path, monkeypatch):
+    from zoo.errors import ScoreReadError
+
+    audio.write_wav(np.zeros(8000), tmp_path / "slow.wav", 500)
+    with pytest.raises(ScoreReadError, match="sample rate 500 Hz is outside"):
+        audio.read_wav(tmp_path / "slow.wav")
+    audio.write_wav(np.zeros(8000), tmp_path / "two.wav", 4000)
+    monkeypatch.setattr(audio, "MAX_WAV_SECONDS", 1.0)
+    with pytest.raises(ScoreReadError, match="2 s of sound is longer than the 1 s limit"):
+        audio.read_wav(tmp_path / "two.wav")
+    monkeypatch.setattr(audio, "MAX_WAV_BYTES", 100)
+    with pytest.raises(ScoreReadError, match="byte limit"):
+        audio.read_wav(tmp_path / "two.wav")
+    with pytest.raises(ScoreReadError, match="no such file"):
+        audio.read_wav(tmp_path / "missing.wav")
+
+
+def test_resample_keeps_the_pitch():
+    t = np.arange(44100) / 44100
+    samples = audio.resample(np.sin(2 * np.pi * 440 * t), 44100, 22050)
+    assert len(samples) == 22050
+    assert abs(np.abs(np.fft.rfft(samples)).argmax() - 440) <= 1  # 1 s long: bin k is k Hz
+
+
+def test_write_limited_wav_scales_loud_sound_down_and_leaves_the_rest(tmp_path):
+    loud = np.array([0.0, 1.8, -0.9])
+    path = audio.write_limited_wav(loud, tmp_path / "sub" / "loud.wav", 8000)
+    assert path == tmp_path / "sub" / "loud.wav"
+    np.testing.assert_allclose(audio.read_wav(path)[0][:, 0], [0.0, 0.9, -0.45], atol=1e-4)
+    audio.write_limited_wav(np.array([0.5, -0.5]), tmp_path / "soft.wav", 8000)
+    np.testing.assert_allclose(audio.read_wav(tmp_path / "soft.wav")[0][:, 0], [0.5, -0.5], atol=1e-4)

@@ -1,8 +1,10 @@
-"""`Score` -> audio: FluidSynth with a General MIDI SoundFont when installed, else a numpy synth.
+"""`Score` -> audio: FluidSynth with a General MIDI SoundFont when installed, else a numpy synth; WAV files.
 
 `render_wav` writes a WAV file and returns the samples; `synthesize` is the built-in synth alone
 (additive harmonics with an exponential decay, noise bursts for drums), which needs nothing but
-numpy and follows the score's tempo map.
+numpy and follows the score's tempo map. `read_wav` is the one WAV reader (FluidSynth's output and
+users' recordings alike, within size, rate and length limits); `write_wav` and `write_limited_wav`
+write mono 16-bit files.
 """
 from __future__ import annotations
 
@@ -98,38 +100,79 @@ def _render_fluidsynth(score: Score, program: str, font: Path, sample_rate: int,
         command += [str(font), str(midi_path)]
         try:
             subprocess.run(command, check=True, capture_output=True, timeout=60 + min(seconds, MAX_SECONDS))
-            samples = _read_wav(wav_path)
+            samples, _ = read_wav(wav_path)
         except (OSError, subprocess.SubprocessError, ScoreReadError):
             return None
-    return samples[: int(MAX_SECONDS * sample_rate)]
+    # FluidSynth writes stereo: mixed down to mono
+    return np.clip(samples[: int(MAX_SECONDS * sample_rate)].mean(axis=1), -1.0, 1.0).astype(np.float32)
 
 
-def _read_wav(path) -> np.ndarray:
-    """A 16-bit PCM WAV file as mono float32 in [-1, 1].
+# What read_wav accepts: the rates of real recordings, at most an hour of sound, a file of at most 1 GiB.
+WAV_RATES = (1000, 384_000)
+MAX_WAV_SECONDS = 3600.0
+MAX_WAV_BYTES = 1 << 30
 
-    Reads at most the frames the file holds, whatever its header declares.
+
+def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """A WAV file's samples and rate, within the limits above.
+
+    Integer PCM of any width is centred and scaled to [-1, 1) (16-bit: / 32768), float PCM is kept as
+    it is. The file is parsed from memory, so a header declaring more data than the file holds reads
+    only what is there (scipy would allocate the declared size from a real file).
+
+    Args:
+        path: str or PathLike, the `.wav` file.
+
+    Returns:
+        (float64 array [frames, channels], sample rate in Hz).
 
     Raises:
-        ScoreReadError: not a 16-bit PCM WAV file, or a corrupt one (the wave module raises
-            wave.Error, EOFError, RuntimeError, struct.error ... on bad headers).
+        ScoreReadError: a missing, unreadable or corrupt file (scipy raises ValueError, struct.error,
+            EOFError, ... on bad headers), one larger than `MAX_WAV_BYTES`, without channels, at a rate
+            outside `WAV_RATES`, with more than `MAX_WAV_SECONDS` of sound, or with samples that are
+            not finite numbers.
     """
+    import io
+
+    from scipy.io import wavfile
+
+    if not Path(path).is_file():
+        raise ScoreReadError(f"cannot read {path}: no such file")
     try:
-        with wave.open(str(path), "rb") as file:
-            width, channels = file.getsampwidth(), file.getnchannels()
-            if width != 2:
-                raise ScoreReadError(f"cannot read {path}: expected 16-bit samples, got {8 * width}-bit")
-            if channels < 1:
-                raise ScoreReadError(f"cannot read {path}: {channels} channels")
-            frames = min(file.getnframes(), os.path.getsize(path) // (2 * channels))
-            data = file.readframes(frames)
-    except ScoreReadError:
-        raise
+        size = Path(path).stat().st_size
+        if size > MAX_WAV_BYTES:
+            raise ValueError(f"{size} bytes is larger than the {MAX_WAV_BYTES} byte limit")
+        rate, data = wavfile.read(io.BytesIO(Path(path).read_bytes()))
     except Exception as error:  # noqa: BLE001  (see Raises)
         raise ScoreReadError(f"cannot read {path}: not a WAV file it understands "
                              f"({type(error).__name__}: {error})") from None
-    data = np.frombuffer(data[: len(data) // (2 * channels) * 2 * channels], dtype="<i2")
-    data = data.reshape(-1, channels).astype(np.float32).mean(axis=1) / 32768.0
-    return np.clip(data, -1.0, 1.0)
+    if data.dtype.kind not in "iuf":
+        raise ScoreReadError(f"cannot read {path}: samples of type {data.dtype} (expected integer or float PCM)")
+    if not WAV_RATES[0] <= rate <= WAV_RATES[1]:
+        raise ScoreReadError(f"cannot read {path}: sample rate {rate} Hz is outside {WAV_RATES[0]}..{WAV_RATES[1]} Hz")
+    data = data if data.ndim == 2 else data[:, None]
+    if data.shape[1] < 1:
+        raise ScoreReadError(f"cannot read {path}: {data.shape[1]} channels")
+    if len(data) / rate > MAX_WAV_SECONDS:
+        raise ScoreReadError(f"cannot read {path}: {len(data) / rate:.0f} s of sound is longer than "
+                             f"the {MAX_WAV_SECONDS:.0f} s limit")
+    if data.dtype.kind in "iu":
+        info = np.iinfo(data.dtype)
+        data = (data.astype(np.float64) - (info.max + info.min + 1) / 2) / (2.0 ** (info.bits - 1))
+    data = data.astype(np.float64)
+    if not np.isfinite(data).all():
+        raise ScoreReadError(f"cannot read {path}: it holds samples that are not finite numbers (NaN or infinity)")
+    return data, int(rate)
+
+
+def resample(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+    """Samples [frames, ...] at `rate` -> the same sound at `target_rate` (polyphase filter, scipy), float64."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(int(rate), int(target_rate))
+    return resample_poly(samples, int(target_rate) // g, int(rate) // g, axis=0)
 
 
 def write_wav(samples: np.ndarray, path, sample_rate: int) -> None:
@@ -140,6 +183,16 @@ def write_wav(samples: np.ndarray, path, sample_rate: int) -> None:
         file.setsampwidth(2)
         file.setframerate(int(sample_rate))
         file.writeframes(pcm.tobytes())
+
+
+def write_limited_wav(samples: np.ndarray, path: str | os.PathLike, sample_rate: int) -> Path:
+    """Writes mono samples like `write_wav`, scaled down to a peak of 0.9 when louder (instead of clipped),
+    creating the folder; returns the path. For synthesised sound of no set level (Griffin-Lim output)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    peak = np.abs(samples).max()
+    write_wav(samples / peak * 0.9 if peak > 0.9 else samples, path, sample_rate)
+    return path
 
 
 def synthesize(score: Score, sample_rate: int = 22050) -> np.ndarray:

@@ -1,96 +1,49 @@
-"""Training examples of the cross-modal model: transposed notes and the mixture stream."""
+"""The notes data set: rendered with FluidSynth, analysed into CQT frames, split by note (`prepare --encoding notes`)."""
+import shutil
+
 import numpy as np
-import tensorflow as tf
+import pytest
 
-from zoo.families.crossmodal.notes_dataset import every_transposition, mixture_dataset, random_transpositions, transpose_notes
-from zoo.families.crossmodal.notes_encoding import INSTRUMENTS, midi_of, octave_of, pitch_class_of
-from zoo.music import cqt
+from zoo.cli import run_cli, zoo_main
+from zoo.data.dataset import load_split
+from zoo.encodings import encoding_from_config
 
-
-def _sine_frame(bin_index: int) -> np.ndarray:
-    """The middle magnitude frame of a sine at a bin's centre frequency."""
-    t = np.arange(cqt.SAMPLE_RATE // 2) / cqt.SAMPLE_RATE
-    frames = cqt.magnitude_frames(0.5 * np.sin(2 * np.pi * cqt.bin_frequencies()[bin_index] * t))
-    return frames[len(frames) // 2].astype(np.float32)
+needs_fluidsynth = pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="fluidsynth is not installed")
 
 
-def _labels(midi: int, dynamics: int = 2) -> list[int]:
-    return [int(octave_of(midi)), int(pitch_class_of(midi)), dynamics]
+@needs_fluidsynth
+def test_prepare_renders_a_small_note_set_split_by_note(tmp_path, capsys):
+    out = tmp_path / "notes"
+    assert run_cli(zoo_main, ["prepare", "--encoding", "notes", "--instruments", "Flute", "violin", "--pitch_step", "8",
+                              "--dynamics", "p", "ff", "-o", str(out)]) == 0
+    splits = {name: load_split(out / f"{name}.pkl") for name in ("train", "valid", "test")}
+    keys = {name: {(p["instrument"][0], p["midi"][0], p["dynamics"][0]) for p in s.pieces} for name, s in splits.items()}
+    assert not keys["train"] & keys["test"] and not keys["train"] & keys["valid"] and not keys["valid"] & keys["test"]
+    encoding = encoding_from_config(splits["train"].encoding)
+    assert encoding.instruments == ["Flute", "Violin"] and encoding.log_scale > 0
+    piece = splits["train"].pieces[0]
+    assert piece["logmag"].shape[1] == 410 and len(set(piece["octave"])) == 1
+    # The loudest bin of a sustained frame sits near the note's fundamental or a harmonic of it.
+    from zoo.music.cqt import bin_frequencies
+
+    peak = bin_frequencies()[piece["logmag"][15].astype(np.float32).argmax()]
+    fundamental = 440 * 2 ** ((int(piece["midi"][0]) - 69) / 12)
+    ratio = peak / fundamental
+    assert abs(ratio - round(ratio)) < 0.05 and round(ratio) >= 1
+    # ff is louder than p for the same note.
+    same = [p for p in splits["train"].pieces + splits["valid"].pieces + splits["test"].pieces
+            if p["midi"][0] == piece["midi"][0] and p["instrument"][0] == piece["instrument"][0]]
+    if len(same) == 2:
+        loud, soft = sorted(same, key=lambda p: -int(p["dynamics"][0]))
+        assert np.exp(loud["logmag"][15].astype(np.float32)).sum() > np.exp(soft["logmag"][15].astype(np.float32)).sum()
 
 
-def test_a_transposed_frame_is_the_frame_of_the_transposed_note():
-    source_bin = 200
-    for semitones in (3, -10):  # A4 up across the octave's C, and down into the octave below
-        moved, labels = transpose_notes(tf.constant(_sine_frame(source_bin)[None]),
-                                        tf.constant([_labels(69)], tf.int32), tf.constant([semitones]))
-        target = _sine_frame(source_bin + 4 * semitones)  # constant Q: the same peak 4 bins a semitone away
-        moved = moved.numpy()[0]
-        assert moved.argmax() == target.argmax() == source_bin + 4 * semitones
-        np.testing.assert_allclose(moved.max(), target.max(), rtol=0.05)
-        assert labels.numpy()[0].tolist() == _labels(69 + semitones)
-        assert midi_of(*labels.numpy()[0][:2]) == 69 + semitones
-
-
-def test_transposition_slides_silence_in_at_the_edges_and_keeps_shapes():
-    frames = tf.ones((2, 3, cqt.NUM_BINS))
-    labels = tf.constant(np.tile([[4, 0, 1]], (2, 3, 1)), tf.int32)
-    shifts = tf.constant([[2, -1, 0], [0, 0, 1]])
-    moved, moved_labels = transpose_notes(frames, labels, shifts)
-    assert moved.shape == frames.shape and moved_labels.shape == labels.shape
-    moved = moved.numpy()
-    assert (moved[0, 0, :8] == 0).all() and (moved[0, 0, 8:] == 1).all()  # two semitones up: 8 bins
-    assert (moved[0, 1, -4:] == 0).all() and (moved[0, 1, :-4] == 1).all()  # one down: 4 bins
-    assert (moved[0, 2] == 1).all()
-    assert (moved_labels.numpy()[..., 2] == 1).all()  # dynamics do not move
-
-
-def test_random_transpositions_cover_the_span_and_stay_in_range():
-    flute_low, flute_high = INSTRUMENTS["Flute"][1:]
-    midis = np.array([flute_low, flute_low + 1, 72, flute_high])
-    labels = tf.constant(np.stack([[_labels(m)] for m in midis]), tf.int32)  # [4, 1, 3]
-    seen = []
-    for step in range(200):
-        shifts = random_transpositions(labels, [(flute_low, flute_high)], 2, tf.constant([step, 7])).numpy()[:, 0]
-        moved = midis + shifts
-        assert ((moved >= flute_low) & (moved <= flute_high)).all() and (np.abs(shifts) <= 2).all()
-        seen.append(shifts)
-    seen = np.array(seen)
-    assert set(seen[:, 2]) == {-2, -1, 0, 1, 2}  # C5 can go anywhere
-    assert seen[:, 0].min() == 0 and seen[:, 3].max() == 0  # the range's ends cannot leave it
-
-
-def test_the_mixture_stream_transposes_only_when_asked():
-    rng = np.random.default_rng(0)
-    midis = rng.integers(62, 94, 64)
-    mags = rng.uniform(0.5, 1.5, (64, cqt.NUM_BINS)).astype(np.float32)
-    labels = np.array([_labels(m, 1) for m in midis], np.int32)
-    mixing = {"log_mean": 0.0, "log_scale": 1.0, "label_order": [0, 1, 2], "head_sizes": [10, 13, 6],
-              "extra_class": True}
-    ranges = [INSTRUMENTS["Flute"][1:]]
-
-    def head_classes(dataset):
-        y = np.concatenate([batch[1].numpy() for batch in dataset])
-        return y[:, :10].argmax(1), y[:, 10:23].argmax(1), y[:, 23:].argmax(1)
-
-    plain = mixture_dataset([(mags, labels)], 16, "constant", 3, mixing, steps=8)
-    octave, pitch, dynamics = head_classes(plain)
-    assert set(midi_of(octave, pitch)) <= set(midis)
-    moved = mixture_dataset([(mags, labels)], 16, "constant", 3, mixing, steps=8, pitch_shift=2, ranges=ranges)
-    octave, pitch, dynamics = head_classes(moved)
-    pitches = midi_of(octave, pitch)
-    assert set(pitches) - set(midis)  # new (pitch, frame) pairs
-    assert pitches.min() >= ranges[0][0] and pitches.max() <= ranges[0][1] and (dynamics == 1).all()
-    x = np.concatenate([batch[0].numpy() for batch in moved])
-    assert np.isclose(x, np.log(1e-6)).any(axis=1).mean() > 0.3  # slid-in bins are silent
-
-
-def test_every_transposition_lists_each_shift_inside_the_range():
-    low, high = INSTRUMENTS["Flute"][1:]
-    midis = np.array([low, 72, high])
-    mags = np.stack([_sine_frame(200)] * 3)
-    labels = np.array([_labels(m) for m in midis], np.int32)
-    moved, moved_labels = every_transposition(mags, labels, 2, (low, high))
-    pitches = sorted(midi_of(moved_labels[:, 0], moved_labels[:, 1]).tolist())
-    assert pitches == [low, low + 1, low + 2, 70, 71, 72, 73, 74, high - 2, high - 1, high]
-    assert moved.shape == (11, cqt.NUM_BINS)
-    assert sorted(moved.argmax(axis=1).tolist()) == sorted([200, 204, 208, 192, 196, 200, 204, 208, 192, 196, 200])
+def test_prepare_refuses_input_files_and_says_what_to_install(tmp_path, capsys, monkeypatch):
+    assert run_cli(zoo_main, ["prepare", "--encoding", "notes", "--input", "x.mid", "-o", str(tmp_path)]) == 2
+    assert "--input does not apply" in capsys.readouterr().err
+    assert run_cli(zoo_main, ["prepare", "--encoding", "notes", "--instruments", "Kazoo", "-o", str(tmp_path)]) == 2
+    assert "unknown instrument 'Kazoo'" in capsys.readouterr().err
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert run_cli(zoo_main, ["prepare", "--encoding", "notes", "--instruments", "Flute", "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "apt-get install fluidsynth" in err

@@ -27,16 +27,23 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 
 from zoo.data.dataset import load_split, split_paths
-from zoo.families.crossmodal.notes_encoding import LABEL_SIZES, NotesEncoding
 from zoo.errors import DataError
+from zoo.families.crossmodal.crossmodal_layers import ResidualMLP
+from zoo.families.crossmodal.label_vectors import symbol_inputs
+from zoo.families.crossmodal.mixtures import evaluation_mixtures
+from zoo.families.crossmodal.note_labels import LABEL_SIZES
+from zoo.families.crossmodal.plots import plot_confusions, plot_latents
+from zoo.music import cqt
+from zoo.music.audio import write_limited_wav
 
-DIRECTIONS = ("reconstruction", "transfer")
+if TYPE_CHECKING:
+    from zoo.families.crossmodal.notes_encoding import NotesEncoding
 
 
 def add_analysis_arguments(parser) -> None:
@@ -162,8 +169,6 @@ def fit_pca(x: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
 
 def build_classifier(config: dict[str, Any], dims: int) -> keras.Model:
     """The baseline: n x (Dense -> BatchNorm -> ReLU) with the symbol VAE's sizes, then all heads' logits."""
-    from zoo.families.crossmodal.crossmodal_layers import ResidualMLP
-
     inputs = keras.Input((dims,))
     h = ResidualMLP(config["hidden_dims_2"][0], config["hidden_num_2"][0], residual=False, name="trunk")(inputs)
     logits = keras.layers.Dense(sum(size for _, _, size in heads(config)), dtype="float32", name="logits")(h)
@@ -193,10 +198,8 @@ def train_classifier(features: np.ndarray, y: np.ndarray, config: dict[str, Any]
 
 
 # ---------------------------------------------------------------- the hook
-def analyse(model, config, encoding: NotesEncoding, split, args, run, model_type) -> dict[str, float]:
+def analyse(model, config, encoding: NotesEncoding, split, args, run) -> dict[str, float]:
     """The `evaluate` hook: metrics averaged over `--nb_passes`, CSV and PNGs in weights/NAME/analysis/."""
-    from zoo.families.crossmodal.cross_modal import evaluation_mixtures
-
     if args["nb_passes"] < 1 or args["n_samples"] < 0 or args["classifier_epochs"] < 1 or args["classifier_bs"] < 1:
         raise DataError("--nb_passes, --classifier_epochs and --classifier_bs must be at least 1, --n_samples at least 0")
     out = run.path / "analysis"
@@ -211,8 +214,11 @@ def analyse(model, config, encoding: NotesEncoding, split, args, run, model_type
         rows += [_row(key, value) for key, value in numbers.items()]
         if args["make_figures"]:
             for direction, confusions in results[0][1].items():
-                _plot_confusions(confusions, out / f"confusion-{direction}.png", direction)
-            _plot_latents(*results[0][2], passes[0][2], config, out / "latent.png")
+                plot_confusions(confusions, out / f"confusion-{direction}.png", direction)
+            z_signal, z_symbol = results[0][2]
+            mean, components = fit_pca(z_signal, 2)  # the signal latents' first two principal axes
+            plot_latents((z_signal - mean) @ components, (z_symbol - mean) @ components, passes[0][2], config,
+                         out / "latent.png")
     if args["make_classifier"] or args["evaluate_classifier"]:
         baseline = _baseline(model, config, encoding, passes, args, out, mode)
         numbers.update(baseline)
@@ -238,7 +244,6 @@ def _row(key: str, value: float) -> dict[str, Any]:
 
 def _baseline(model, config, encoding, passes, args, out: Path, mode: str) -> dict[str, float]:
     from zoo.core.checkpoints import load_model, save_model
-    from zoo.families.crossmodal.cross_modal import evaluation_mixtures
 
     pca_path, classifier_path = out / "baseline_pca.npz", out / "baseline_classifier.keras"
     if args["make_classifier"]:
@@ -268,51 +273,8 @@ def _baseline(model, config, encoding, passes, args, out: Path, mode: str) -> di
     return {f"baseline_{key}": float(np.mean([r[key] for r in results])) for key in results[0]}
 
 
-def _plot_confusions(confusions: dict, path: Path, direction: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(confusions), figsize=(4 * len(confusions), 4), squeeze=False)
-    for ax, ((instrument, label), matrix) in zip(axes[0], confusions.items()):
-        rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-        ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-        ax.set_title(f"{instrument} {label}")
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-    fig.suptitle(f"{direction} confusion (rows: true class, last = silent)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=70)
-    plt.close(fig)
-
-
-def _plot_latents(z_signal: np.ndarray, z_symbol: np.ndarray, classes: np.ndarray, config, path: Path) -> None:
-    """Both posteriors' means projected on the signal latents' first two principal axes, coloured by label."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    mean, components = fit_pca(z_signal, 2)
-    fig, axes = plt.subplots(1, len(config["labels"]), figsize=(5 * len(config["labels"]), 4.5), squeeze=False)
-    for ax, (h, label) in zip(axes[0], enumerate(config["labels"])):
-        colour = classes[:, 0, h]
-        for z, marker, name in ((z_signal, "o", "signal"), (z_symbol, "x", "symbol")):
-            p = (z - mean) @ components
-            ax.scatter(p[:, 0], p[:, 1], c=colour, marker=marker, s=6, cmap="tab20", label=name)
-        ax.set_title(f"latent means by {label} ({config['instruments'][0]})")
-        ax.legend(loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=70)
-    plt.close(fig)
-
-
 def _audio_examples(model, config, encoding: NotesEncoding, split, count: int, out: Path) -> None:
     """Test notes of the run's first instrument: original, signal reconstruction and synthesis from labels."""
-    from zoo.families.crossmodal.play import _write_audio, symbol_inputs
-    from zoo.music import cqt
-
     first = encoding.instruments.index(config["instruments"][0])
     notes = [p for p in split.pieces if int(p["instrument"][0]) == first][:count]
     for n, piece in enumerate(notes):
@@ -324,7 +286,8 @@ def _audio_examples(model, config, encoding: NotesEncoding, split, count: int, o
         z_sig = keras.ops.convert_to_numpy(model.encode_signal(encoding.normalise(magnitudes), layer=0)[0])
         z_sym = keras.ops.convert_to_numpy(model.encode_symbol(symbol_inputs(classes, present, config, encoding))[0])
         name = f"test-{n}-midi{int(piece['midi'][0])}"
-        _write_audio(cqt.griffin_lim(magnitudes), out / f"{name}-original.wav")
+        write_limited_wav(cqt.griffin_lim(magnitudes), out / f"{name}-original.wav", cqt.SAMPLE_RATE)
         for tag, z, layer in (("reconstruction", z_sig, 0), ("from-labels", z_sym, -1)):
             mean, _ = model.decode_signal(z, layer=layer)
-            _write_audio(cqt.griffin_lim(encoding.denormalise(keras.ops.convert_to_numpy(mean))), out / f"{name}-{tag}.wav")
+            write_limited_wav(cqt.griffin_lim(encoding.denormalise(keras.ops.convert_to_numpy(mean))),
+                              out / f"{name}-{tag}.wav", cqt.SAMPLE_RATE)

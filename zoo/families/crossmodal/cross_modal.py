@@ -12,9 +12,10 @@ discriminator learns from detached reconstructions. Training notes are transpose
 `--pitch_shift` (2) semitones, so that held-out notes have neighbours (the original, splitting by
 frame, trained on every note it tested). One epoch is one pass over the largest
 instrument's frames (the original stopped at the smallest). Several `--dims` values build the
-hierarchy of latent layers described in `zoo.families.crossmodal.crossmodal_vae` (per-layer hidden sizes: one
-value or one per layer). Generation (lt_play modes) is in
-`zoo.families.crossmodal.play`, the analysis (lt_analyze) in `zoo.families.crossmodal.analysis`.
+hierarchy of latent layers described in `crossmodal_vae` (per-layer hidden sizes: one value or one
+per layer). This module is the family's top: the training examples are made in `mixtures`, the
+callbacks are in `callbacks`, generation (lt_play modes) in `play`, the analysis (lt_analyze) in
+`analysis`; none of them imports this one.
 """
 from __future__ import annotations
 
@@ -26,16 +27,18 @@ from typing import Any
 import keras
 import numpy as np
 
-from zoo.data.dataset import TrainingData, resolve_training_data
-from zoo.families.crossmodal.notes_dataset import every_transposition, fixed_mixtures, instrument_frames, mixture_dataset
-from zoo.families.crossmodal.notes_encoding import INSTRUMENTS, LABEL_SIZES, LABELS, NotesEncoding, check_instruments
-from zoo.errors import UsageError
-from zoo.families.crossmodal.crossmodal_vae import CrossModalVAE
 from zoo.core.model_type import ModelType
+from zoo.core.optimizers import make_optimizer
 from zoo.core.registry import register_model_type
+from zoo.data.dataset import TrainingData, resolve_training_data
+from zoo.errors import UsageError
+from zoo.families.crossmodal.callbacks import EpochSaver, ReconstructionPlotter
+from zoo.families.crossmodal.crossmodal_vae import CrossModalVAE
+from zoo.families.crossmodal.mixtures import fixed_mixtures, instrument_sources, mixing_arguments, mixture_dataset
+from zoo.families.crossmodal.note_labels import INSTRUMENTS, LABELS, check_instruments
+from zoo.families.crossmodal.notes_encoding import NotesEncoding
 from zoo.music import cqt
 from zoo.music.score import Score
-from zoo.core.optimizers import make_optimizer
 
 DEFAULT_DATA = Path("data/notes")
 
@@ -146,47 +149,12 @@ class CrossModal(ModelType):
         return resolve_training_data(args, cls)
 
     @classmethod
-    def mixing(cls, config: dict[str, Any], encoding: NotesEncoding) -> dict[str, Any]:
-        """Keyword arguments of `zoo.families.crossmodal.notes_dataset.mix` for this run."""
-        extra = bool(config["zero_extra_class"])
-        return {"log_mean": encoding.log_mean, "log_scale": encoding.log_scale,
-                "label_order": [LABELS.index(label) for label in config["labels"]],
-                "head_sizes": [LABEL_SIZES[label] + extra for label in config["labels"]], "extra_class": extra}
-
-    @classmethod
-    def sources(cls, pieces: list[dict], config: dict[str, Any], encoding: NotesEncoding, transposed: bool = False
-                ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(magnitudes, labels) of each of the run's instruments in a split; UsageError for one the data lacks.
-
-        `transposed`: also every transposition the run's `--pitch_shift` trains on (`every_transposition`).
-        """
-        missing = [name for name in config["instruments"] if name not in encoding.instruments]
-        if missing:
-            raise UsageError(f"the data set has no {', '.join(missing)} notes (it holds: {' '.join(encoding.instruments)})")
-        frames = tuple(config["frames"]) if len(config["frames"]) == 2 else \
-            ((config["frames"][0], config["frames"][0] + 1) if config["frames"] else (None, None))
-        stored = min(len(p["logmag"]) for p in pieces) if pieces else 0
-        needed = max(config["frames"], default=0) + (len(config["frames"]) == 1)
-        if needed > stored:
-            raise UsageError(f"--frames {' '.join(map(str, config['frames']))} reaches past the {stored} frames each note "
-                             "holds (prepare longer notes with --note_seconds)")
-        result = []
-        for name in config["instruments"]:
-            mags, labels = instrument_frames(pieces, encoding.instruments.index(name), frames)
-            if len(mags) == 0:
-                raise UsageError(f"no {name} frames in this split with --frames {' '.join(map(str, config['frames']))}")
-            if transposed and config.get("pitch_shift", 0):
-                mags, labels = every_transposition(mags, labels, config["pitch_shift"], INSTRUMENTS[name][1:])
-            result.append((mags, labels))
-        return result
-
-    @classmethod
     def datasets(cls, data: TrainingData, encoding: NotesEncoding, config: dict[str, Any]):
         import tensorflow as tf
 
-        mixing = cls.mixing(config, encoding)
-        train = cls.sources(data.train.pieces, config, encoding)
-        valid = cls.sources(data.valid.pieces, config, encoding)
+        mixing = mixing_arguments(config, encoding)
+        train = instrument_sources(data.train.pieces, config, encoding)
+        valid = instrument_sources(data.valid.pieces, config, encoding)
         ranges = [INSTRUMENTS[name][1:] for name in config["instruments"]]
         train_ds = mixture_dataset(train, config["batch_size"], config["random_mode"], config["seed"], mixing,
                                    pitch_shift=config.get("pitch_shift", 0), ranges=ranges)
@@ -198,7 +166,7 @@ class CrossModal(ModelType):
     # ------------------------------------------------------------ model
     @classmethod
     def build(cls, config: dict[str, Any], encoding: NotesEncoding) -> keras.Model:
-        head_sizes = cls.mixing(config, encoding)["head_sizes"] * len(config["instruments"])
+        head_sizes = mixing_arguments(config, encoding)["head_sizes"] * len(config["instruments"])
         model = CrossModalVAE(
             signal_dim=cqt.NUM_BINS, head_sizes=head_sizes, label_type=config["label_type"],
             latent_dim=list(config["dims"]), hidden_1=list(config["hidden_dims_1"]), num_1=list(config["hidden_num_1"]),
@@ -220,12 +188,10 @@ class CrossModal(ModelType):
 
     @classmethod
     def build_optimizer_state(cls, model: keras.Model) -> None:
-        model.optimizer.build(model._vae_variables())  # the discriminator's optimizer is built with the model
+        model.optimizer.build(model.vae_variables())  # the discriminator's optimizer is built with the model
 
     @classmethod
     def callbacks(cls, config: dict[str, Any], run) -> list[keras.callbacks.Callback]:
-        from zoo.families.crossmodal.play import ReconstructionPlotter
-
         callbacks = [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=100, min_delta=1e-10)]
         if config["save_epochs"]:
             callbacks.append(EpochSaver(run.checkpoints, config["save_epochs"]))
@@ -237,7 +203,8 @@ class CrossModal(ModelType):
     @classmethod
     def sample_scores(cls, model, config, encoding, num_outputs, seed, length=None) -> list[Score]:
         """Labels decoded along random straight lines in the (top) latent space (`length` frames, default 64)."""
-        from zoo.families.crossmodal.play import latent_path, labels_from_logits
+        from zoo.families.crossmodal.label_vectors import labels_from_logits
+        from zoo.families.crossmodal.play import latent_path
 
         scores = []
         for i in range(num_outputs):
@@ -256,7 +223,7 @@ class CrossModal(ModelType):
     def generate(cls, args, run, config, encoding, model) -> list[Path]:
         from zoo.families.crossmodal.play import play
 
-        return play(args, run, config, encoding, model, cls)
+        return play(args, run, config, encoding, model)
 
     @classmethod
     def export_endpoints(cls, model, config) -> dict[str, Any]:
@@ -281,7 +248,7 @@ class CrossModal(ModelType):
     def evaluate(cls, model, config, encoding, split, args, run) -> dict[str, float]:
         from zoo.families.crossmodal.analysis import analyse
 
-        return analyse(model, config, encoding, split, args, run, cls)
+        return analyse(model, config, encoding, split, args, run)
 
 
 def select_device(cuda: int) -> None:
@@ -301,8 +268,8 @@ def select_device(cuda: int) -> None:
 def load_weights_from(model: CrossModalVAE, config: dict[str, Any]) -> None:
     """`--load RUN [--load_epoch N]`: copies the weights of another crossmodal run of the same shape."""
     from zoo.core.checkpoints import load_model
-    from zoo.errors import RunError
     from zoo.core.run_folder import RunFolder
+    from zoo.errors import RunError
 
     other = RunFolder(Path(config["weights_path"]), config["load"])
     if config.get("load_epoch") is not None:
@@ -328,28 +295,3 @@ def load_weights_from(model: CrossModalVAE, config: dict[str, Any]) -> None:
     for name, part in parts.items():
         part.set_weights(source_parts[name].get_weights())
     print(f"starting from the weights of {path}", file=sys.stderr)
-
-
-class EpochSaver(keras.callbacks.Callback):
-    """`--save_epochs N`: keeps `checkpoints/epoch-NNNN.keras` every N epochs (written atomically)."""
-
-    def __init__(self, folder: Path, every: int):
-        super().__init__()
-        self.folder, self.every = Path(folder), every
-
-    def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every == 0:
-            from zoo.core.checkpoints import save_model
-
-            save_model(self.model, self.folder / f"epoch-{epoch + 1:04d}.keras")
-
-
-def evaluation_mixtures(pieces, config, encoding, mode: str | None = None, seed: int = 0, transposed: bool = False):
-    """Deterministic mixtures of a split for this run: (x, y, classes, weights) numpy arrays.
-
-    `transposed` adds the transpositions of the run's `--pitch_shift` (for training a classifier on what the
-    model saw); test mixtures never have them.
-    """
-    mixing = CrossModal.mixing(config, encoding)
-    return fixed_mixtures(CrossModal.sources(pieces, config, encoding, transposed), mode or config["random_mode"],
-                          seed, mixing)

@@ -39,8 +39,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from zoo.families.crossmodal.crossmodal_layers import (Discriminator, GaussianHead, ResidualMLP, gaussian_entropy, gaussian_kl,
-                                          gaussian_nll)
+from zoo.families.crossmodal.crossmodal_layers import (Discriminator, GaussianHead, ResidualMLP, gaussian_entropy,
+                                                     gaussian_kl, gaussian_nll)
 
 LOSS_TERMS = ("signal_nll", "symbol_nll", "kl_signal", "kl_symbol", "cross")
 
@@ -292,7 +292,8 @@ class CrossModalVAE(keras.Model):
                 self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
-    def _vae_variables(self):
+    def vae_variables(self) -> list:
+        """The trainable variables of both VAEs, not the discriminator's (which has its own optimizer)."""
         skip = {id(v) for v in self.discriminator.trainable_variables} if self.discriminator is not None else set()
         return [v for v in self.trainable_variables if id(v) not in skip]
 
@@ -301,7 +302,7 @@ class CrossModalVAE(keras.Model):
 
         x, y = data
         replicas = self.distribute_strategy.num_replicas_in_sync
-        variables = self._vae_variables()
+        variables = self.vae_variables()
         with tf.GradientTape() as tape:
             terms, x_mean = self.losses_of(x, y, training=True)
             scaled = self.optimizer.scale_loss(terms["loss"] / replicas)

@@ -1,4 +1,4 @@
-"""generate.py for cross-modal runs: the `lt_play.py` modes, and the training reconstruction plots.
+"""generate.py for cross-modal runs: its flags and the `lt_play.py` modes.
 
     info        training flags, sizes of both VAEs, the last evaluation numbers (info.txt)
     midi        MIDI -> frame labels -> symbol encoder -> signal decoder -> Griffin-Lim -> WAV
@@ -8,31 +8,38 @@
     sequence    label points (`--sequence 4:3:2 5:0:4`), each held `--n_steps` frames -> WAV
     morphing    the same, interpolating the latent means between points (`--interp_order` 1 or 3)
     trajectory  `line`, `circle` or `helix` paths of `--n_steps` points in the latent space -> WAV
-WAV files are mono 16-bit at 22,050 Hz.
+WAV files are mono 16-bit at 22,050 Hz. The inputs are read in `play_inputs`, labels and the
+symbol VAE's vectors converted in `label_vectors`, the PNG drawn in `plots`.
 
 With a hierarchy of latent layers (several `--dims`), every cross-modal path goes through the top
 (last) layer, the space the two VAEs share: midi, sequence and morphing encode labels up to it,
 trajectory draws its paths in it (its prior is N(0, I)), and audio transcribes from it; decoding
-walks down the conditional priors' means to the bottom layer. The audio mode's resynthesis and the
-training reconstruction plots are same-modality reconstructions, decoded from the bottom (first)
-layer as in the ELBO.
+walks down the conditional priors' means to the bottom layer. The audio mode's resynthesis (like the
+training reconstruction plots of `callbacks`) is a same-modality reconstruction, decoded from the
+bottom (first) layer as in the ELBO.
 """
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 
-from zoo.families.crossmodal.notes_encoding import (INSTRUMENTS, LABEL_SIZES, LABELS, POLYPHONIC, NotesEncoding, midi_of)
-from zoo.errors import EncodingError, ScoreReadError, UsageError
+from zoo.errors import UsageError
+from zoo.families.crossmodal.label_vectors import labels_from_logits, symbol_inputs
+from zoo.families.crossmodal.note_labels import LABELS
+from zoo.families.crossmodal.play_inputs import load_audio_input, midi_labels, parse_sequence, quiet_frames
+from zoo.families.crossmodal.plots import plot_transcription
 from zoo.music import cqt
+from zoo.music.audio import write_limited_wav
+
+if TYPE_CHECKING:
+    from zoo.families.crossmodal.notes_encoding import NotesEncoding
 
 MODES = ("info", "midi", "audio", "sequence", "morphing", "trajectory")
-DEFAULT_LABEL = {"octave": 4, "pitch": 3, "dynamics": 2}  # C4 mf where a run has no head for a label
 
 
 def add_play_arguments(parser) -> None:
@@ -57,7 +64,6 @@ def add_play_arguments(parser) -> None:
                              "silence (the model never heard silence alone)")
 
 
-# ---------------------------------------------------------------- helpers shared with sample_scores
 def latent_path(kind: str, steps: int, dim: int, rng: np.random.Generator) -> np.ndarray:
     """A random path of `steps` points in a `dim`-d latent space, float32 [steps, dim].
 
@@ -81,59 +87,6 @@ def latent_path(kind: str, steps: int, dim: int, rng: np.random.Generator) -> np
     return (centre + r * (np.cos(3 * angle) * u + np.sin(3 * angle) * v) + (4 * t - 2) * axis).astype(np.float32)
 
 
-def labels_from_logits(logits: np.ndarray, config: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Symbol decoder logits [T, S] -> per-frame labels {"octave", "pitch", "dynamics"} int [T, instruments].
-
-    The silent class (or, without one, binary units all below 0.5) gives -1.
-    """
-    extra = bool(config["zero_extra_class"])
-    frames, count = len(logits), len(config["instruments"])
-    out = {label: np.full((frames, count), DEFAULT_LABEL[label], np.int64) for label in LABELS}
-    silent = np.zeros((frames, count), bool)
-    start = 0
-    for i in range(count):
-        for label in config["labels"]:
-            size = LABEL_SIZES[label] + extra
-            part = logits[:, start:start + size]
-            classes = part.argmax(axis=1)
-            if extra:
-                silent[:, i] |= classes == size - 1
-            elif config["label_type"] == "binary":
-                silent[:, i] |= part.max(axis=1) < 0
-            out[label][:, i] = np.minimum(classes, LABEL_SIZES[label] - 1)
-            start += size
-    for label in LABELS:
-        out[label][silent] = -1
-    return out
-
-
-def quiet_frames(samples: np.ndarray, silence_db: float) -> np.ndarray:
-    """Frames (of `cqt.magnitude_frames`) whose samples' energy is more than `silence_db` below the
-    loudest frame's: bool [T].
-
-    Measured on the waveform, frame by frame: the constant-Q frames of silence are not silent, since
-    the low bins' long windows smear (and wrap around) energy from the notes around them.
-    """
-    padded = np.zeros(cqt.padded_length(len(samples)))
-    padded[:len(samples)] = samples
-    energy = np.square(padded).reshape(-1, cqt.FRAME_SAMPLES).sum(axis=1)
-    energy_db = 10 * np.log10(np.maximum(energy, 1e-30))
-    return energy_db < energy_db.max() - silence_db
-
-
-def symbol_inputs(classes: np.ndarray, present: np.ndarray, config: dict[str, Any], encoding: NotesEncoding):
-    """Labels (octave, pitch, dynamics) int [T, instruments, 3] and presence [T, instruments] -> y [T, S]."""
-    from zoo.families.crossmodal.notes_dataset import mix
-    from zoo.families.crossmodal.cross_modal import CrossModal
-
-    frames, count = present.shape
-    if not config["zero_extra_class"] and config["label_type"] == "categorical" and not present.all():
-        raise UsageError("this run has no silent class (--zero_extra_class 0): every instrument must play in every frame")
-    _, y, _ = mix(np.zeros((frames, count, cqt.NUM_BINS), np.float32), classes.astype(np.int32),
-                  present.astype(np.float32), **CrossModal.mixing(config, encoding))
-    return y.numpy()
-
-
 def _decode_to_audio(model, z: np.ndarray, encoding: NotesEncoding, iterations: int, seed: int,
                      silent: np.ndarray | None = None, layer: int = -1) -> tuple[np.ndarray, np.ndarray]:
     """Latents of latent layer `layer` [T, dims[layer]] -> (audio float32 at 22,050 Hz, linear magnitudes [T, 410])."""
@@ -152,135 +105,8 @@ def _latents(model, y: np.ndarray, sample: bool, seed: int) -> np.ndarray:
     return mean
 
 
-def _write_audio(audio: np.ndarray, path: Path) -> Path:
-    from zoo.music.audio import write_wav
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    peak = np.abs(audio).max()
-    write_wav(audio / peak * 0.9 if peak > 0.9 else audio, path, cqt.SAMPLE_RATE)
-    return path
-
-
-# ---------------------------------------------------------------- inputs
-# What read_mono_wav accepts: the rates of real recordings, at most an hour of sound, a file of at most 1 GiB.
-WAV_RATES = (1000, 384_000)
-MAX_WAV_SECONDS = 3600.0
-MAX_WAV_BYTES = 1 << 30
-
-
-def read_mono_wav(path: str) -> np.ndarray:
-    """A mono WAV file as float32 at 22,050 Hz (resampled, with a notice, from another rate).
-
-    The file is parsed from memory, so a header declaring more data than the file holds reads only
-    what is there (scipy would allocate the declared size from a real file).
-
-    Raises ScoreReadError for a missing, unreadable or corrupt file, a rate outside `WAV_RATES`, more
-    than `MAX_WAV_SECONDS` of sound or samples that are not finite numbers; UsageError for stereo or
-    silent audio.
-    """
-    import io
-
-    from scipy.io import wavfile
-
-    if not Path(path).is_file():
-        raise ScoreReadError(f"cannot read {path}: no such file")
-    try:
-        size = Path(path).stat().st_size
-        if size > MAX_WAV_BYTES:
-            raise ValueError(f"{size} bytes is larger than the {MAX_WAV_BYTES} byte limit")
-        rate, data = wavfile.read(io.BytesIO(Path(path).read_bytes()))
-    except Exception as error:  # noqa: BLE001  (scipy raises ValueError, struct.error, EOFError, ... on bad headers)
-        raise ScoreReadError(f"cannot read {path}: not a WAV file it understands "
-                             f"({type(error).__name__}: {error})") from None
-    if data.dtype.kind not in "iuf":
-        raise ScoreReadError(f"cannot read {path}: samples of type {data.dtype} (expected integer or float PCM)")
-    if not WAV_RATES[0] <= rate <= WAV_RATES[1]:
-        raise ScoreReadError(f"cannot read {path}: sample rate {rate} Hz is outside {WAV_RATES[0]}..{WAV_RATES[1]} Hz")
-    if data.ndim > 1 and data.shape[1] > 1:
-        raise UsageError(f"{path} has {data.shape[1]} channels: the model analyses mono audio (mix it down first)")
-    data = data.reshape(-1)
-    if len(data) / rate > MAX_WAV_SECONDS:
-        raise ScoreReadError(f"cannot read {path}: {len(data) / rate:.0f} s of sound is longer than "
-                             f"the {MAX_WAV_SECONDS:.0f} s limit")
-    if data.dtype.kind in "iu":
-        info = np.iinfo(data.dtype)
-        data = (data.astype(np.float64) - (info.max + info.min + 1) / 2) / (2.0 ** (info.bits - 1))
-    data = data.astype(np.float64)
-    if not np.isfinite(data).all():
-        raise ScoreReadError(f"cannot read {path}: it holds samples that are not finite numbers (NaN or infinity)")
-    if len(data) == 0 or np.abs(data).max() < 1e-4:
-        raise UsageError(f"{path} is silent: nothing to transcribe")
-    if rate != cqt.SAMPLE_RATE:
-        from math import gcd
-
-        from scipy.signal import resample_poly
-
-        print(f"resampling {path} from {rate} Hz to {cqt.SAMPLE_RATE} Hz", file=sys.stderr)
-        g = gcd(int(rate), cqt.SAMPLE_RATE)
-        data = resample_poly(data, cqt.SAMPLE_RATE // g, int(rate) // g)
-    return data.astype(np.float32)
-
-
-def midi_labels(path: str, config: dict[str, Any], encoding: NotesEncoding, transpose: int, dynamics: int | None):
-    """A MIDI file's parts -> (classes [T, instruments, 3], present [T, instruments]); part i plays instrument i."""
-    from zoo.music.io import load_score
-
-    score = load_score(path)
-    for track in score.tracks:
-        if len(track.notes):
-            track.notes["pitch"] = track.notes["pitch"] + transpose
-    labels = encoding.encode(score)
-    parts, instruments = labels["midi"].shape[1], config["instruments"]
-    if parts > len(instruments):
-        raise UsageError(f"{path} has {parts} parts but the run knows {len(instruments)} instrument(s) "
-                         f"({' '.join(instruments)}): part i is played by instrument i")
-    pitched = [t for t in score.tracks if not t.is_drum and len(t.notes)]
-    for track, name in zip(pitched, instruments):
-        _, low, high = INSTRUMENTS[name]
-        outside = track.notes["pitch"][(track.notes["pitch"] < low) | (track.notes["pitch"] > high)]
-        if len(outside):
-            raise EncodingError(f"{path}: MIDI note {int(outside[0])} is outside the {name}'s range {low}-{high}"
-                                f"{' after transposing by ' + str(transpose) if transpose else ''} (try -t)")
-    frames = len(labels["midi"])
-    classes = np.zeros((frames, len(instruments), 3), np.int64)
-    present = np.zeros((frames, len(instruments)), bool)
-    for j, label in enumerate(LABELS):
-        classes[:, :parts, j] = np.maximum(labels[label], 0)
-    if dynamics is not None:
-        classes[:, :, 2] = dynamics
-    present[:, :parts] = labels["midi"] >= 0
-    polyphonic = int((labels["midi"] == POLYPHONIC).any(axis=1).sum())
-    if polyphonic:
-        print(f"{polyphonic} frame(s) with several notes in one part are left silent", file=sys.stderr)
-    return classes, present
-
-
-def parse_sequence(items: list[str], instruments: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """`--sequence` points -> (classes [P, instruments, 3], present [P, instruments])."""
-    classes = np.zeros((len(items), len(instruments), 3), np.int64)
-    present = np.zeros((len(items), len(instruments)), bool)
-    for p, item in enumerate(items):
-        parts = item.split("+")
-        if len(parts) != len(instruments):
-            raise UsageError(f"--sequence point '{item}' names {len(parts)} instrument(s); the run has "
-                             f"{len(instruments)} ({' '.join(instruments)}), joined by '+'")
-        for i, part in enumerate(parts):
-            if part == "-":
-                continue
-            try:
-                values = [int(v) for v in part.split(":")]
-            except ValueError:
-                values = []
-            limits = [LABEL_SIZES[label] for label in LABELS]
-            if len(values) != 3 or not all(0 <= v < n for v, n in zip(values, limits)):
-                raise UsageError(f"--sequence point '{part}' is not OCTAVE:PITCH:DYNAMICS with octave 0-8, "
-                                 "pitch class 0-11 (A=0, C=3), dynamics 0-4")
-            classes[p, i], present[p, i] = values, True
-    return classes, present
-
-
 # ---------------------------------------------------------------- the modes
-def play(args: dict[str, Any], run, config: dict[str, Any], encoding: NotesEncoding, model, model_type) -> list[Path]:
+def play(args: dict[str, Any], run, config: dict[str, Any], encoding: NotesEncoding, model) -> list[Path]:
     """Runs generate.py's `--mode`; returns the files written.
 
     Every mode but `info` writes `--num_outputs` results with seeds seed, seed + 1, ...: they differ
@@ -319,7 +145,7 @@ def play(args: dict[str, Any], run, config: dict[str, Any], encoding: NotesEncod
             elif mode == "morphing":
                 z, silent = _interpolate(z, args["n_steps"], args["interp_order"]), None
         audio, _ = _decode_to_audio(model, z, encoding, args["iterations"], seed, silent)
-        written.append(_write_audio(audio, stem.with_suffix(".wav")))
+        written.append(write_limited_wav(audio, stem.with_suffix(".wav"), cqt.SAMPLE_RATE))
     return _report(written)
 
 
@@ -392,7 +218,7 @@ def _final_errors(run, config: dict[str, Any]) -> list[str]:
 def _audio(args, config, encoding: NotesEncoding, model, stem: Path) -> list[Path]:
     from zoo.music.midi import write_midi
 
-    samples = read_mono_wav(args["input"])
+    samples = load_audio_input(args["input"])
     magnitudes = cqt.magnitude_frames(samples)
     x = encoding.normalise(magnitudes)
     rng = np.random.default_rng(args["seed"])
@@ -409,75 +235,7 @@ def _audio(args, config, encoding: NotesEncoding, model, stem: Path) -> list[Pat
     stem.parent.mkdir(parents=True, exist_ok=True)
     write_midi(encoding.decode(labels, config["instruments"]), midi_path)
     audio, rebuilt = _decode_to_audio(model, z_by_layer[0], encoding, args["iterations"], args["seed"], layer=0)
-    wav_path = _write_audio(audio, stem.parent / f"{stem.name}-resynthesis.wav")
+    wav_path = write_limited_wav(audio, stem.parent / f"{stem.name}-resynthesis.wav", cqt.SAMPLE_RATE)
     png_path = stem.parent / f"{stem.name}.png"
-    _plot_transcription(magnitudes, rebuilt, labels, config, png_path)
+    plot_transcription(magnitudes, rebuilt, labels, config, png_path)
     return [midi_path, wav_path, png_path]
-
-
-def _plot_transcription(original, rebuilt, labels, config, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
-    for ax, mags, title in ((axes[0], original, "input"), (axes[1], rebuilt, "signal VAE reconstruction")):
-        ax.imshow(np.log(np.maximum(mags, 1e-6)).T, origin="lower", aspect="auto", cmap="magma")
-        ax.set_title(title)
-        ax.set_ylabel("CQT bin (30 Hz - 11 kHz)")
-    centres = np.log(cqt.bin_frequencies())
-    for i, name in enumerate(config["instruments"]):
-        midi = np.where(labels["octave"][:, i] >= 0, midi_of(labels["octave"][:, i], labels["pitch"][:, i]), -1)
-        freq = 440.0 * 2.0 ** ((midi - 69) / 12.0)
-        bins = np.interp(np.log(freq), centres, np.arange(cqt.NUM_BINS))
-        axes[0].plot(np.where(midi >= 0, bins, np.nan), ".", markersize=3, label=f"transcribed {name}")
-    axes[0].legend(loc="upper right")
-    axes[1].set_xlabel(f"frame ({cqt.FRAME_SAMPLES / cqt.SAMPLE_RATE * 1000:.1f} ms)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-
-
-class ReconstructionPlotter(keras.callbacks.Callback):
-    """`--plot_epochs N`: every N epochs, four validation frames beside their reconstruction and their
-    symbol -> signal transfer, as samples/reconstruction-epoch-NNNN.png."""
-
-    def __init__(self, folder: Path, every: int):
-        super().__init__()
-        self.folder, self.every, self.examples = Path(folder), every, None
-
-    def on_train_begin(self, logs=None):
-        from zoo.data.dataset import load_split
-        from zoo.encodings import encoding_from_config
-        from zoo.families.crossmodal.cross_modal import evaluation_mixtures
-
-        config = json.loads((self.folder.parent / "config.json").read_text())
-        valid = config["data"].get("valid")
-        if valid:
-            encoding = encoding_from_config(config["encoding"])
-            x, y, _, _ = evaluation_mixtures(load_split(valid).pieces, config["args"], encoding)
-            picks = np.linspace(0, len(x) - 1, 4).astype(int)
-            self.examples = (x[picks], y[picks])
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.examples is None or (epoch + 1) % self.every:
-            return
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        outputs = self.model({"signal": self.examples[0], "symbol": self.examples[1]}, training=False)
-        fig, axes = plt.subplots(len(self.examples[0]), 1, figsize=(9, 8), sharex=True)
-        for k, ax in enumerate(axes):
-            ax.plot(self.examples[0][k], label="input", linewidth=1)
-            ax.plot(keras.ops.convert_to_numpy(outputs["signal_mean"][k]), label="reconstruction", linewidth=1)
-            ax.plot(keras.ops.convert_to_numpy(outputs["synthesis_mean"][k]), label="from labels", linewidth=1)
-        axes[0].legend(loc="upper right")
-        axes[0].set_title(f"epoch {epoch + 1}: normalised log magnitudes")
-        axes[-1].set_xlabel("CQT bin")
-        fig.tight_layout()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fig.savefig(self.folder / f"reconstruction-epoch-{epoch + 1:04d}.png", dpi=70)
-        plt.close(fig)

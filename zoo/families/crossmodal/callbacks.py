@@ -1,0 +1,54 @@
+"""The cross-modal training callbacks: `EpochSaver` (`--save_epochs`) and `ReconstructionPlotter` (`--plot_epochs`)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from zoo.families.crossmodal.mixtures import evaluation_mixtures
+from zoo.families.crossmodal.plots import plot_reconstructions
+
+
+class EpochSaver(keras.callbacks.Callback):
+    """`--save_epochs N`: keeps `checkpoints/epoch-NNNN.keras` every N epochs (written atomically)."""
+
+    def __init__(self, folder: Path, every: int):
+        super().__init__()
+        self.folder, self.every = Path(folder), every
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            from zoo.core.checkpoints import save_model
+
+            save_model(self.model, self.folder / f"epoch-{epoch + 1:04d}.keras")
+
+
+class ReconstructionPlotter(keras.callbacks.Callback):
+    """`--plot_epochs N`: every N epochs, four validation frames beside their reconstruction and their
+    symbol -> signal transfer, as samples/reconstruction-epoch-NNNN.png."""
+
+    def __init__(self, folder: Path, every: int):
+        super().__init__()
+        self.folder, self.every, self.examples = Path(folder), every, None
+
+    def on_train_begin(self, logs=None):
+        from zoo.data.dataset import load_split
+        from zoo.encodings import encoding_from_config
+
+        config = json.loads((self.folder.parent / "config.json").read_text())
+        valid = config["data"].get("valid")
+        if valid:
+            encoding = encoding_from_config(config["encoding"])
+            x, y, _, _ = evaluation_mixtures(load_split(valid).pieces, config["args"], encoding)
+            picks = np.linspace(0, len(x) - 1, 4).astype(int)
+            self.examples = (x[picks], y[picks])
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.examples is None or (epoch + 1) % self.every:
+            return
+        outputs = self.model({"signal": self.examples[0], "symbol": self.examples[1]}, training=False)
+        plot_reconstructions(self.examples[0], keras.ops.convert_to_numpy(outputs["signal_mean"]),
+                             keras.ops.convert_to_numpy(outputs["synthesis_mean"]), epoch + 1,
+                             self.folder / f"reconstruction-epoch-{epoch + 1:04d}.png")
