@@ -31,7 +31,8 @@ BATCH, SEG, UNITS = 10, 192, 300
 def make_batches(data: Path, count: int, seed: int = 0):
     """`count` batches (inputs dict, target) of random segments, exactly as training draws them."""
     from zoo.families.leadsheet import leadsheet_encoding as ls
-    from zoo.families.leadsheet.lstmprovisor import LeadSheetModelType, segment_starts
+    from zoo.families.leadsheet.leadsheet_data import segment_starts
+    from zoo.families.leadsheet.leadsheet_model_type import LeadSheetModelType
     from zoo.music.leadsheet import read_leadsheet
 
     pieces = []
@@ -52,7 +53,7 @@ def make_batches(data: Path, count: int, seed: int = 0):
             starts = segment_starts(len(piece["pitch"]), SEG, 48)
             windows.append(ls.window(piece, int(starts[rng.integers(len(starts))]), SEG))
         inputs, target = encoding.batch(windows, rng.integers(-12, 13, BATCH))
-        batches.append((LeadSheetModelType._model_inputs(inputs, ("interval", "chord")), target))
+        batches.append((LeadSheetModelType.model_inputs(inputs, ("interval", "chord")), target))
     return batches
 
 
@@ -156,12 +157,12 @@ def time_generation(bars: int = 32) -> tuple[float, float]:
     import tensorflow as tf
 
     from zoo.core.registry import get_model_type
+    from zoo.families.leadsheet.leadsheet_generation import chart_grid
     from zoo.families.leadsheet.leadsheet_network import LeadSheetGenerator
-    from zoo.families.leadsheet.lstmprovisor import LeadSheetModelType
 
     keras.utils.set_random_seed(0)
     model = get_model_type("poex").build({"layer_size": [UNITS], "num_layers": [2]}, None)
-    grid = LeadSheetModelType.chart_grid(("Dm7", "G7", "CM7", "A7"), bars)
+    grid = chart_grid(("Dm7", "G7", "CM7", "A7"), bars)
     generator = LeadSheetGenerator(model, ("interval", "chord"))
     args = (tf.constant(grid["root"][None], tf.int32), tf.constant(grid["chord"][None], tf.float32),
             tf.constant([72], tf.int32))

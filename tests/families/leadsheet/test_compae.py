@@ -33,9 +33,9 @@ def real_batch(config, bars=(0, 1, 2), steps=48):
     """Windows of `steps` steps at the start of some bars of a real ii-V-I lick (0003.ls: rests, then eighths)."""
     grid = ls.score_to_grid(read_leadsheet(needs_shared(LICKS / "0003.ls")))
     windows = [ls.window(grid, 48 * bar + 48 - steps, steps) for bar in bars]
-    inputs, target = COMPAE._encode_batch(COMPAE.input_encoding(config), windows, np.zeros(len(windows), int),
+    inputs, target = COMPAE.encode_batch(COMPAE.input_encoding(config), windows, np.zeros(len(windows), int),
                                           COMPAE.experts(config))
-    return COMPAE._model_inputs(inputs, COMPAE.experts(config)), target, windows
+    return COMPAE.model_inputs(inputs, COMPAE.experts(config)), target, windows
 
 
 @pytest.mark.parametrize("manager", MANAGERS)
@@ -124,7 +124,7 @@ def test_generation_decodes_from_the_features_and_compiles_once():
 
 def test_default_sizes_match_the_shipped_connectome():
     """Spec §4.3: poex_fixed_feature_noise_corrected (compae poex queueless_std), 2 x 300 encoder and decoder."""
-    from zoo.families.leadsheet.lstmprovisor import connectome_tensors
+    from zoo.families.leadsheet.connectome import connectome_tensors
 
     config = config_for("poex", "queueless_std", feature_size=100, layer_size=None, num_layers=[2])
     model = COMPAE.build(config, None)

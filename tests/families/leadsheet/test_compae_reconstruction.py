@@ -34,8 +34,8 @@ def test_training_improves_held_out_reconstruction():
     experts, encoding = COMPAE.experts(config), COMPAE.input_encoding(config)
 
     def batch(windows, offsets):
-        inputs, target = COMPAE._encode_batch(encoding, windows, offsets, experts)
-        return COMPAE._model_inputs(inputs, experts), target
+        inputs, target = COMPAE.encode_batch(encoding, windows, offsets, experts)
+        return COMPAE.model_inputs(inputs, experts), target
 
     test_inputs, test_target = batch(held_out, np.zeros(len(held_out), int))
 
@@ -56,7 +56,7 @@ def test_training_improves_held_out_reconstruction():
             chosen = rng.integers(len(train), size=8)
             yield batch([train[i] for i in chosen], rng.integers(-12, 13, 8))
 
-    signature = (COMPAE._input_signature(experts, STEPS), tf.TensorSpec((None, STEPS), tf.int32))
+    signature = (COMPAE.input_signature(experts, STEPS), tf.TensorSpec((None, STEPS), tf.int32))
     model.fit(tf.data.Dataset.from_generator(batches, output_signature=signature), steps_per_epoch=40, epochs=1, shuffle=False,
               verbose=0)
     untrained, trained = nll_per_step(twin), nll_per_step(model)

@@ -66,28 +66,6 @@ def test_feature_widths(golden, kind, width):
     assert features[0, -ls.ENCODING_WIDTH[kind]:].argmax() == 0 or kind == "cot"  # last_output at t=0 is a rest
 
 
-def test_decoders_sum_to_one_and_repeat_per_octave():
-    rng = np.random.default_rng(0)
-    pos = np.array([50, 64, 84])
-    interval = ls.interval_probs(rng.normal(size=(3, 27)), pos)
-    np.testing.assert_allclose(interval.sum(-1), 1, rtol=1e-6)
-    assert np.all(interval[0, 2 + 63 - 48:] == 0)  # pos 50: nothing above 62
-    chord = ls.chord_probs(rng.normal(size=(1, 14)), np.array([5]))
-    assert chord[0, 2 + 53 - 48] == chord[0, 2 + 65 - 48]
-    cot = ls.cot_probs(rng.normal(size=(4, 13)))
-    assert cot.shape == (4, 38)
-    np.testing.assert_allclose(cot.sum(-1), 1, rtol=1e-6)
-    prod = ls.product([interval[:1], chord])
-    np.testing.assert_allclose(prod.sum(-1), 1, rtol=1e-6)
-    rhythm = ls.rhythm_probs(rng.normal(size=(1, 3)))
-    split = ls.product([ls.interval_probs(rng.normal(size=(1, 25)), pos[1:2], with_artic=False),
-                        ls.chord_probs(rng.normal(size=(1, 12)), np.array([0]), with_artic=False), rhythm],
-                       separate_rhythm=True)
-    np.testing.assert_allclose(split[0, :2], rhythm[0, :2], rtol=1e-6)  # the rhythm expert sets the rhythm
-    np.testing.assert_allclose(split.sum(-1), 1, rtol=1e-6)
-    assert ls.nll(np.array([[0.5, 0.5]]), np.array([1])) == pytest.approx(np.log(2), rel=1e-5)
-
-
 def test_encodings_are_registered_with_their_ranges():
     assert get_encoding_class("poex").experts == ("interval", "chord")
     assert get_encoding_class("cot")().vocab_size == 38 and get_encoding_class("abs")().vocab_size == 39

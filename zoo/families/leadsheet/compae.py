@@ -10,7 +10,7 @@ encode a solo and decode an answer over the same changes (`--generate_over SOURC
                                     how the reconstruction loss R and the manager's loss Q combine
                                     (zoo/families/leadsheet/compae_queue.py; default priority 50)
 Data, segments, --iterations, --resume, generation outputs and the .ctome export are those of
-poex (zoo/families/leadsheet/lstmprovisor.py); training is `Model.fit` with the model's own `train_step`.
+poex (leadsheet_model_type.py, connectome.py); training is `Model.fit` with the model's own `train_step`.
 """
 from __future__ import annotations
 
@@ -22,20 +22,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.registry import register_model_type
 from zoo.encodings import get_encoding_class
-from zoo.families.leadsheet import leadsheet_encoding as ls
 from zoo.errors import UsageError
+from zoo.families.leadsheet import leadsheet_encoding as ls
 from zoo.families.leadsheet.compae_manager import MANAGERS, QUEUELESS, SPARSE, VARIATIONAL
 from zoo.families.leadsheet.compae_network import CompressingAutoencoder
+from zoo.families.leadsheet.connectome import connectome_tensors, write_connectome
+from zoo.families.leadsheet.leadsheet_generation import DEFAULT_CHART, chart_grid, grid_score
+from zoo.families.leadsheet.leadsheet_model_type import ENCODING_EXPERT, LeadSheetModelType
 from zoo.families.leadsheet.leadsheet_network import LeadSheetGenerator
-from zoo.families.leadsheet.lstmprovisor import (
-    DEFAULT_CHART,
-    ENCODING_EXPERT,
-    LeadSheetModelType,
-    connectome_tensors,
-    write_connectome,
-)
-from zoo.core.registry import register_model_type
 
 CONNECTOME_CONFIG = "autoencoder_product_interval_chords"
 IMPRO_VISOR_PERIOD = 24  # a half note: the feature period Impro-Visor's trading player expects
@@ -48,7 +44,7 @@ DEFAULT_LICK = ((None, 6), (65, 6), (64, 6), (62, 6), (60, 6), (62, 6), (65, 6),
 
 def lick_grid(bars: int) -> dict[str, np.ndarray]:
     """DEFAULT_LICK over DEFAULT_CHART, repeated to `bars` bars: a stored piece (pitch, onset, root, chord)."""
-    grid = LeadSheetModelType.chart_grid(DEFAULT_CHART, bars)
+    grid = chart_grid(DEFAULT_CHART, bars)
     pitch, onset = [], []
     while len(pitch) < bars * ls.STEPS_PER_BAR:
         for note, steps in DEFAULT_LICK:
@@ -171,14 +167,14 @@ class CompressingAutoencoderModel(LeadSheetModelType):
 
     # ------------------------------------------------------------ data and model
     @classmethod
-    def _input_signature(cls, experts, seg_len):
-        signature = super()._input_signature(experts, seg_len)
+    def input_signature(cls, experts, seg_len):
+        signature = super().input_signature(experts, seg_len)
         signature.update({f"{k}_current": tf.TensorSpec((None, seg_len, ls.ENCODING_WIDTH[k]), tf.float32)
                           for k in experts})
         return signature
 
     @classmethod
-    def _encode_batch(cls, model_encoding, windows, offsets, experts):
+    def encode_batch(cls, model_encoding, windows, offsets, experts):
         return model_encoding.batch(windows, offsets, experts, with_current=True)
 
     @classmethod
@@ -228,8 +224,8 @@ class CompressingAutoencoderModel(LeadSheetModelType):
         grid = lick_grid(bars)
         window = {k: v[:config["segment_len_steps"]] for k, v in grid.items()}
         experts = cls.experts(config)
-        inputs, _ = cls._encode_batch(cls.input_encoding(config), [window], np.zeros(1, np.int64), experts)
-        return [StrengthLogger(run.log_dir, cls._model_inputs(inputs, experts))]
+        inputs, _ = cls.encode_batch(cls.input_encoding(config), [window], np.zeros(1, np.int64), experts)
+        return [StrengthLogger(run.log_dir, cls.model_inputs(inputs, experts))]
 
     # ------------------------------------------------------------ generation
     @classmethod
@@ -242,15 +238,17 @@ class CompressingAutoencoderModel(LeadSheetModelType):
         """Encodes the grid's melodies, then samples the decoder over the same chords from those features.
 
         Returns (chosen, probs, {generated_info_i.npy: each expert's distributions, then the features
-        [B, T, F], the strengths [B, T] and the vectors [B, T, F]}).
+        [B, T, F], the strengths [B, T] and the vectors [B, T, F]}): generate.py writes them as poex's
+        outputs. Chunks need not be multiples of --feature_period: the queueless managers also push at a
+        ragged chunk's last step.
         """
         experts = cls.experts(config)
         if "pitch" not in grid:  # a chord chart alone: nothing to answer, the encoder hears rests
             grid = {**grid, "pitch": np.full(grid["root"].shape, -1, np.int16),
                     "onset": np.zeros(grid["root"].shape, np.uint8)}
         windows = [{k: grid[k][i] for k in ("pitch", "onset", "root", "chord")} for i in range(len(grid["root"]))]
-        inputs, _ = cls._encode_batch(cls.input_encoding(config), windows, np.zeros(len(windows), np.int64), experts)
-        inputs = {k: tf.constant(v) for k, v in cls._model_inputs(inputs, experts).items()}
+        inputs, _ = cls.encode_batch(cls.input_encoding(config), windows, np.zeros(len(windows), np.int64), experts)
+        inputs = {k: tf.constant(v) for k, v in cls.model_inputs(inputs, experts).items()}
         managed = model.encode(inputs, training=False, seed=tf.constant([seed, 1], tf.int32))
         generator = LeadSheetGenerator(model, experts, ls.LOW, prefix="dec_", feature_size=model.manager.feature_size,
                                        hide_output=bool(config.get("hide_output")))
@@ -268,22 +266,14 @@ class CompressingAutoencoderModel(LeadSheetModelType):
         bars = max(1, min(16, -(-(length or 4 * ls.STEPS_PER_BAR) // ls.STEPS_PER_BAR)))
         grid = {k: np.repeat(v[None], num_outputs, 0) for k, v in lick_grid(bars).items()}
         chosen, _, _ = cls._sample(model, config, grid, seed)
-        return [cls._score(config, c, r, h) for c, r, h in zip(chosen, grid["root"], grid["chord"])]
-
-    @classmethod
-    def generate(cls, args, run, config, encoding, model) -> list[Path]:
-        """As poex (generated_{k}.ls/.mid/.wav/.png, generated_sources.txt, generated_chosen.npy,
-        generated_probs.npy), with generated_info_{i}.npy = each expert's distributions, then the
-        features, strengths and vectors of the encoded melodies. Chunks need not be multiples of
-        --feature_period: the queueless managers also push at a ragged chunk's last step."""
-        return super().generate(args, run, config, encoding, model)
+        return [grid_score(c, r, h) for c, r, h in zip(chosen, grid["root"], grid["chord"])]
 
     @classmethod
     def export_endpoints(cls, model: keras.Model, config: dict[str, Any]) -> dict[str, Any]:
         """`serve`: inputs dict -> reconstruction probs [B, T, V]; `encode`: inputs dict -> (features, strengths,
         vectors); `decode`: (roots, chords, start_pos, seed, features) -> (chosen, probs, expert probs)."""
         experts = cls.experts(config)
-        spec = {k: tf.TensorSpec(v.shape, v.dtype, name=k) for k, v in cls._input_signature(experts, None).items()}
+        spec = {k: tf.TensorSpec(v.shape, v.dtype, name=k) for k, v in cls.input_signature(experts, None).items()}
         serve = tf.function(lambda inputs: model(inputs, training=False), input_signature=[spec])
 
         def encode(inputs):

@@ -18,11 +18,18 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from zoo.families.leadsheet import leadsheet_encoding as ls
 from zoo.families.leadsheet import compae_queue as q
+from zoo.families.leadsheet import leadsheet_encoding as ls
 from zoo.families.leadsheet.compae_manager import QueueManager
 from zoo.families.leadsheet.experts import ProductOfExperts, step_nll
-from zoo.families.leadsheet.leadsheet_network import FEATURE_WIDTH, RAW_WIDTH, apply_stack, decode_probs, make_decoder, make_stack
+from zoo.families.leadsheet.leadsheet_network import (
+    FEATURE_WIDTH,
+    RAW_WIDTH,
+    apply_stack,
+    decode_probs,
+    make_decoder,
+    make_stack,
+)
 
 METRICS = ("loss", "reconstruction_loss", "queue_loss", "sparsity_loss", "variational_loss", "surrogate_loss",
            "raw_loss_sum", "trigger_scale", "nll_per_step", "mean_strength", "features_per_bar")

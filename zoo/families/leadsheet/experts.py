@@ -6,7 +6,7 @@ Every expert maps its raw activations to one distribution over [rest, sustain, M
 `AbsoluteDecoder` (softmax) and `CircleOfThirdsDecoder`. `ProductOfExperts` multiplies them and
 normalises; `SummedNLL` is the training loss, -sum log(p[target] + eps) over batch and time.
 `LearnedInitialState` is theano_lstm's trainable initial state [c0, h0] per LSTM layer.
-The numpy reference of every formula is in zoo/families/leadsheet/leadsheet_encoding.py (tested against it).
+The tests compare every formula with a numpy reference (tests/families/leadsheet/leadsheet_numpy_reference.py).
 """
 from __future__ import annotations
 

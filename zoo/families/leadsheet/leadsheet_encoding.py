@@ -157,12 +157,6 @@ def chord_shift(pos: np.ndarray, root: np.ndarray, chord: np.ndarray) -> np.ndar
     return np.take_along_axis(np.asarray(chord), index, axis=1).astype(np.float32)
 
 
-def previous(encoded: np.ndarray, width: int) -> np.ndarray:
-    """[T, width] one-hot of the previous step's index (a rest, index 0, before step 0): `last_output`."""
-    shifted = np.concatenate([[0], np.asarray(encoded)[:-1]])
-    return np.eye(width, dtype=np.float32)[shifted]
-
-
 # ---------------------------------------------------------------- the experts' note encodings (spec §3)
 def interval_encoding(target: np.ndarray, start_pos: int, low: int = LOW) -> tuple[np.ndarray, np.ndarray]:
     """(index [T] into [rest, continue, jump -12..+12], position before each step [T]) of the interval expert.
@@ -264,61 +258,7 @@ def expert_parts(kind: str, target: np.ndarray, root: np.ndarray, chord: np.ndar
     return np.concatenate(parts, axis=1), current, np.asarray(pos).astype(np.int32)
 
 
-# ---------------------------------------------------------------- numpy reference of the decoders (spec §3, §4.2)
-def softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def interval_probs(act: np.ndarray, pos: np.ndarray, with_artic: bool = True, low: int = LOW,
-                   high: int = HIGH) -> np.ndarray:
-    """[..., 27 or 25] activations, [...] positions -> [..., 39]; notes beyond an octave get 0."""
-    r = softmax(act)
-    jumps = r[..., 2:] if with_artic else r
-    idx = np.arange(low, high) - np.asarray(pos)[..., None] + WINDOW_RADIUS
-    mask = (idx >= 0) & (idx <= 2 * WINDOW_RADIUS)
-    q = np.take_along_axis(jumps, np.clip(idx, 0, 2 * WINDOW_RADIUS), axis=-1) * mask
-    if with_artic:
-        s = np.maximum(q.sum(-1) + r[..., 0] + r[..., 1], EPSILON)[..., None]
-        return np.concatenate([r[..., :2], q], axis=-1) / s
-    s = np.maximum(q.sum(-1), EPSILON)[..., None]
-    return np.concatenate([np.ones_like(q[..., :2]), q / s], axis=-1)
-
-
-def chord_probs(act: np.ndarray, root: np.ndarray, with_artic: bool = True, low: int = LOW,
-                high: int = HIGH) -> np.ndarray:
-    """[..., 14 or 12] activations, [...] chord roots -> [..., 39] (not normalised: the product is)."""
-    r = softmax(act)
-    pcs = r[..., 2:] if with_artic else r
-    idx = (np.arange(low, high) - np.asarray(root)[..., None]) % 12
-    q = np.take_along_axis(pcs, idx, axis=-1)
-    head = r[..., :2] if with_artic else np.ones_like(q[..., :2])
-    return np.concatenate([head, q], axis=-1)
-
-
-def rhythm_probs(act: np.ndarray, low: int = LOW, high: int = HIGH) -> np.ndarray:
-    r = softmax(act)
-    return np.concatenate([r[..., :2], np.repeat(r[..., 2:3], high - low, axis=-1)], axis=-1)
-
-
-def cot_probs(act: np.ndarray, low: int = LOW, high: int = COT_HIGH) -> np.ndarray:
-    """[..., 13] -> [..., 38]: rest, sustain, then P(play) P(octave) P(pc mod 4) P(pc mod 3), octave-major."""
-    rsp, c1, c2, octave = softmax(act[..., 0:3]), softmax(act[..., 3:7]), softmax(act[..., 7:10]), softmax(act[..., 10:13])
-    k = np.arange(high - low)
-    notes = rsp[..., 2:3] * octave[..., k // 12] * c1[..., k % 12 % 4] * c2[..., k % 12 % 3]
-    return np.concatenate([rsp[..., :2], notes], axis=-1)
-
-
-def product(probs: list[np.ndarray], separate_rhythm: bool = False) -> np.ndarray:
-    """Normalised product of the experts' [..., 39] distributions (spec §4.2)."""
-    prod = np.prod(np.stack(probs), axis=0)
-    if not separate_rhythm:
-        return prod / np.maximum(prod.sum(-1, keepdims=True), EPSILON)
-    head, notes = prod[..., :2], prod[..., 2:]
-    scale = (1 - head.sum(-1, keepdims=True)) / np.maximum(notes.sum(-1, keepdims=True), EPSILON)
-    return np.concatenate([head, notes * scale], axis=-1)
-
-
+# ---------------------------------------------------------------- the loss, in numpy (evaluation)
 def nll(probs: np.ndarray, target: np.ndarray) -> float:
     """Summed negative log-likelihood: -sum log(p[target] + eps)."""
     picked = np.take_along_axis(probs, np.asarray(target)[..., None], axis=-1)[..., 0]

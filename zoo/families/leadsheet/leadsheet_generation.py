@@ -1,0 +1,143 @@
+"""Generation for the lead-sheet model types: the chord grids to play over, the sampler call, the output files.
+
+A grid is {"root" [B, T] int32, "chord" [B, T, 12] float32} plus, where its source has a melody,
+{"pitch" [B, T], "onset" [B, T]} (the stored-piece layout of leadsheet_encoding.py). Grids come from a
+chord chart (`chart_grid`, the ii-V-I `DEFAULT_CHART` by default), from the chunks of a score
+(`--generate_over`, `source_chunks`) or from random segments of the validation data (`--generate`,
+`split_chunks`); `sample_over` runs the compiled `LeadSheetGenerator` over them and `write_generated`
+writes what generate.py promises: generated_{k}.ls/.mid/.wav/.png, generated_sources.txt and the
+.npy diagnostics.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.atomic import atomic_path
+from zoo.data.dataset import EncodedSplit
+from zoo.errors import DataError, EncodingError, ScoreReadError, UsageError
+from zoo.families.leadsheet import leadsheet_encoding as ls
+from zoo.families.leadsheet.leadsheet_data import long_enough, parse_time, segment_starts
+from zoo.families.leadsheet.leadsheet_network import LeadSheetGenerator
+from zoo.music.score import Score
+
+DEFAULT_CHART = ("Dm7", "G7", "CM7", "CM7")  # sample_scores' chords, one per bar
+
+
+def chart_grid(chart: tuple[str, ...], bars: int) -> dict[str, np.ndarray]:
+    """{"root" [T], "chord" [T, 12]} of `bars` bars of `chart` (one chord symbol a bar, repeated)."""
+    from zoo.music.chords import chord_root_and_type, parse_chord
+
+    roots, chords = [], []
+    for bar in range(bars):
+        root, vector = chord_root_and_type(*parse_chord(chart[bar % len(chart)]))
+        roots += [root] * ls.STEPS_PER_BAR
+        chords += [vector] * ls.STEPS_PER_BAR
+    return {"root": np.array(roots, np.int32), "chord": np.array(chords, np.float32)}
+
+
+def stack_grids(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Stored-piece windows of one length -> one batched grid (chords as float32)."""
+    grid = {k: np.stack([c[k] for c in chunks]) for k in chunks[0]}
+    grid["chord"] = grid["chord"].astype(np.float32)
+    return grid
+
+
+def sample_over(model: keras.Model, experts: tuple[str, ...], roots: np.ndarray, chords: np.ndarray,
+                seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(chosen [B, T], probs [B, T, V], expert probs [E, B, T, V]) sampled over roots [B, T] and chords
+    [B, T, 12], the interval expert starting at DEFAULT_START_POSITION."""
+    generator = LeadSheetGenerator(model, experts, ls.LOW)
+    start = np.full(len(roots), ls.DEFAULT_START_POSITION, np.int32)
+    chosen, probs, expert_probs = generator.generate(
+        tf.constant(roots, tf.int32), tf.constant(chords, tf.float32), tf.constant(start, tf.int32),
+        tf.constant([seed, 0], tf.int32))
+    return chosen.numpy(), probs.numpy(), expert_probs.numpy()
+
+
+def grid_score(chosen: np.ndarray, roots: np.ndarray, chords: np.ndarray, title: str = "") -> Score:
+    """A generated melody (output indices [T]) over its chords -> Score with a melody and a chord track."""
+    from zoo.music.leadsheet import chord_track
+
+    score = ls.grid_to_score(chosen, roots, chords, low=ls.LOW, title=title)
+    score.tracks.append(chord_track(score))
+    return score
+
+
+def source_chunks(source: str, width: str) -> tuple[dict[str, np.ndarray], list[int], list[str]]:
+    """`--generate_over SOURCE DIV_WIDTH`: (grid, real lengths, source lines) of SOURCE's chords (and melody)
+    in independent chunks of DIV_WIDTH (Nbar, steps or 'full'); the last chunk is padded, its length real."""
+    from zoo.music.io import load_score
+
+    try:
+        score = load_score(source)
+    except ScoreReadError as error:
+        raise ScoreReadError(f"--generate_over: {error}") from None
+    try:
+        grid = ls.score_to_grid(score)
+    except EncodingError as error:  # no chords, not 4/4
+        raise UsageError(f"--generate_over {source}: {error}") from None
+    total = len(grid["root"])
+    step = total if width == "full" else parse_time(width, "--generate_over DIV_WIDTH")
+    if step > total:
+        raise UsageError(f"--generate_over DIV_WIDTH {width} ({step} steps) is longer than {source} "
+                         f"({total} steps = {total // ls.STEPS_PER_BAR} bars)")
+    starts = list(range(0, total, step))
+    chunks, lengths = [], []
+    for s in starts:
+        idx = np.minimum(np.arange(s, s + step), total - 1)  # the last chunk's extra steps are cut off
+        chunks.append(ls.window({k: v[idx] for k, v in grid.items()}, 0, step))
+        lengths.append(min(step, total - s))
+    lines = [f"{source}: starting at {s} = bar {s / ls.STEPS_PER_BAR:g}" for s in starts]
+    return stack_grids(chunks), lengths, lines
+
+
+def split_chunks(split: EncodedSplit, seg_len: int, seg_step: int, num_outputs: int,
+                 seed: int) -> tuple[dict[str, np.ndarray], list[int], list[str]]:
+    """`--generate`: (grid, lengths, source lines) of `num_outputs` random segments of the run's validation split."""
+    split = long_enough(split, seg_len)
+    if not split.pieces:
+        raise DataError(f"the run's validation data has no piece of {seg_len} steps")
+    rng = np.random.default_rng(seed)
+    chunks, lines = [], []
+    for _ in range(num_outputs):
+        i = int(rng.integers(len(split.pieces)))
+        starts = segment_starts(len(split.pieces[i]["pitch"]), seg_len, seg_step)
+        s = int(starts[rng.integers(len(starts))])
+        chunks.append(ls.window(split.pieces[i], s, seg_len))
+        source = split.sources[i] if split.sources else f"piece {i}"
+        lines.append(f"{source}: starting at {s} = bar {s / ls.STEPS_PER_BAR:g}")
+    return stack_grids(chunks), [seg_len] * len(chunks), lines
+
+
+def write_generated(out: Path, title: str, grid: dict[str, np.ndarray], lengths: list[int], lines: list[str],
+                    chosen: np.ndarray, probs: np.ndarray, info: dict[str, np.ndarray]) -> list[Path]:
+    """Writes generated_{k}.ls/.mid/.wav/.png (chunk k cut to lengths[k], titled "{title} {k}"),
+    generated_chosen.npy, generated_probs.npy, each of `info` ({file name: array}) and
+    generated_sources.txt (`lines`) to `out`; returns the paths written."""
+    from zoo.music.io import write_piece
+    from zoo.music.leadsheet import write_leadsheet
+
+    roots, chords = grid["root"], grid["chord"].astype(np.float32)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for k, length in enumerate(lengths):
+        score = grid_score(chosen[k, :length], roots[k, :length], chords[k, :length], title=f"{title} {k}")
+        write_leadsheet(score, out / f"generated_{k}.ls")
+        paths, _ = write_piece(score, out / f"generated_{k}")
+        written += [out / f"generated_{k}.ls", *paths.values()]
+    arrays = {"generated_chosen.npy": chosen, "generated_probs.npy": probs, **info}
+    for name, array in arrays.items():
+        with atomic_path(out / name) as tmp:
+            np.save(tmp, array)
+        written.append(out / name)
+    with atomic_path(out / "generated_sources.txt") as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    written.append(out / "generated_sources.txt")
+    print(f"wrote {len(lengths)} lead sheet(s) with MIDI/WAV/PNG and the .npy diagnostics to {out}",
+          file=sys.stderr)
+    return written

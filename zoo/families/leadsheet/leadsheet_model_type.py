@@ -1,0 +1,347 @@
+"""`LeadSheetModelType`: what the lead-sheet model types `simple`, `poex` and `compae` share.
+
+Their flags (`--dataset`, `--validation`, `--iterations`, `--segment_len`, `--segment_step`, `--resume`,
+`--layer_size`, `--num_layers`, `--per_note`) and their checks; training batches of `--batch_size`
+random segments, each from a uniformly drawn file of a uniformly drawn `--dataset` folder, the
+interval expert's start offset redrawn every batch; validation on non-overlapping segments of every
+piece with fixed offsets, so val_loss compares between epochs; the product-of-experts network, the
+original's Adam and the summed NLL; generation over a chord chart, a score's changes or validation
+segments (leadsheet_generation.py); the SavedModel endpoints; evaluation as NLL per 1/48-bar step.
+A subclass names its experts and its input encoding.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.core.model_type import ModelType
+from zoo.data.dataset import EncodedSplit, TrainingData
+from zoo.errors import DataError, RunError, UsageError
+from zoo.families.leadsheet import leadsheet_encoding as ls
+from zoo.families.leadsheet.experts import SummedNLL, nll_per_step
+from zoo.families.leadsheet.leadsheet_data import (
+    folder_groups,
+    long_enough,
+    parse_time,
+    resolve_training_data,
+    segment_starts,
+)
+from zoo.families.leadsheet.leadsheet_generation import (
+    DEFAULT_CHART,
+    chart_grid,
+    grid_score,
+    sample_over,
+    source_chunks,
+    split_chunks,
+    write_generated,
+)
+from zoo.families.leadsheet.leadsheet_network import FEATURE_WIDTH, PER_NOTE_WINDOW, LeadSheetGenerator, build_experts
+from zoo.music.score import Score
+
+ENCODING_EXPERT = {"abs": "abs", "cot": "cot", "rel": "interval"}  # one-expert encodings -> their expert
+
+
+class LeadSheetModelType(ModelType):
+    """Hooks shared by `simple`, `poex` and `compae`; subclasses fill in `experts` and `input_encoding`."""
+
+    default_encoding = "poex"
+    encodings = ls.LEADSHEET_ENCODINGS
+    loss_functions = ("summed_nll",)
+    flag_defaults = {"batch_size": 10, "learning_rate": 2e-4, "epochs": 50, "steps_per_epoch": 1000,
+                     "loss_function": "summed_nll"}
+
+    @classmethod
+    def experts(cls, config: dict[str, Any]) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    @classmethod
+    def input_encoding(cls, config: dict[str, Any]) -> ls.LeadSheetEncoding:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ flags
+    @classmethod
+    def add_common_arguments(cls, parser: argparse._ArgumentGroup) -> None:
+        parser.add_argument("--dataset", nargs="+", default=None, metavar="DIR",
+                            help="folder(s) of .ls files (or any scores with chord symbols); with several, each "
+                                 "batch item draws a folder uniformly (default: -p, else music21's lead sheets)")
+        parser.add_argument("--validation", dest="validation", default=None, metavar="DIR",
+                            help="folder of validation lead sheets (default: --validation_split of the pieces)")
+        parser.add_argument("--iterations", type=int, default=None,
+                            help="Adam steps in all (= -e x --steps_per_epoch; default 50 x 1000)")
+        parser.add_argument("--segment_len", default="4bar", help="training segment: Nbar or steps (48 a bar)")
+        parser.add_argument("--segment_step", default="1bar", help="segments start on multiples of this")
+        parser.add_argument("--resume", dest="resume", nargs=2, default=None, metavar=("TIMESTEP", "PARAMFILE"),
+                            help="start from the weights in PARAMFILE (.keras or .weights.h5 of a run of the "
+                                 "same shape); Adam's step counter starts at TIMESTEP")
+        parser.add_argument("--layer_size", type=int, nargs="+", default=None,
+                            help="LSTM units: one value, or one per expert (default 300; 200 independent "
+                                 "units with --per_note)")
+        parser.add_argument("--num_layers", type=int, nargs="+", default=[2],
+                            help="LSTM layers: one value, or one per expert")
+        parser.add_argument("--per_note", type=int, nargs="?", const=10, default=0, metavar="CELLS",
+                            help="note memory cells: CELLS (default 10) per note of the expert's window, moving "
+                                 "with the melody (interval) or the chord root (chord); rel and poex only")
+
+    @classmethod
+    def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
+        args = dict(args)
+        args["segment_len_steps"] = parse_time(args["segment_len"], "--segment_len")
+        args["segment_step_steps"] = parse_time(args["segment_step"], "--segment_step")
+        if args["loss_function"] != "summed_nll":
+            raise UsageError(f"loss '{args['loss_function']}' does not apply to model type '{cls.name}' "
+                             "(it trains on the summed NLL of its product distribution: -l summed_nll)")
+        experts = cls.experts(args)
+        if args.get("per_note"):
+            if args["per_note"] < 0 or any(kind not in PER_NOTE_WINDOW for kind in experts):
+                raise UsageError("--per_note applies to the interval and chord experts (simple --encoding rel, "
+                                 "poex without --separate_rhythm), with a positive number of cells")
+        if args.get("layer_size") is None:
+            args["layer_size"] = [200 if args.get("per_note") else 300]
+        for flag in ("layer_size", "num_layers"):
+            values = args[flag]
+            if len(values) not in (1, len(experts)):
+                raise UsageError(f"--{flag} takes one value or one per expert ({len(experts)}: "
+                                 f"{', '.join(experts)}); got {len(values)}")
+            if min(values) < 1:
+                raise UsageError(f"--{flag} values must be at least 1 (got {values})")
+        if args.get("iterations") is not None:
+            if args["iterations"] < 1:
+                raise UsageError(f"--iterations must be at least 1 (got {args['iterations']})")
+            per_epoch = min(args["iterations"], args["steps_per_epoch"] or 1000)
+            if args["iterations"] % per_epoch:
+                raise UsageError(f"--iterations {args['iterations']} is not a multiple of --steps_per_epoch "
+                                 f"{per_epoch} (one epoch = --steps_per_epoch iterations)")
+            args["steps_per_epoch"], args["epochs"] = per_epoch, args["iterations"] // per_epoch
+        for folder in (args.get("dataset") or []) + ([args["validation"]] if args.get("validation") else []):
+            if not Path(folder).is_dir():
+                raise DataError(f"no such dataset folder: {folder}")
+        if args.get("resume"):
+            step, path = args["resume"]
+            try:
+                args["resume"] = [int(step), path]
+            except ValueError:
+                raise UsageError(f"--resume TIMESTEP must be an integer (got '{step}')") from None
+            from zoo.core.checkpoints import check_weights_file
+
+            if not Path(path).exists():
+                raise RunError(f"--resume: no parameter file at {path}")
+            try:  # before the run folder exists: no SavedModel, no hostile .keras, no other format
+                check_weights_file(path)
+            except RunError as error:
+                raise RunError(f"--resume: {error}") from None
+        return args
+
+    @classmethod
+    def initial_epoch(cls, config: dict[str, Any]) -> int:
+        """`--resume TIMESTEP`: iterations are numbered on from TIMESTEP (whole epochs of --steps_per_epoch)."""
+        return int(config["resume"][0]) // config["steps_per_epoch"] if config.get("resume") else 0
+
+    # ------------------------------------------------------------ data
+    @classmethod
+    def resolve_data(cls, args: dict[str, Any]) -> TrainingData:
+        return resolve_training_data(args)
+
+    @classmethod
+    def datasets(cls, data: TrainingData, encoding, config: dict[str, Any]):
+        seg_len, seg_step = config["segment_len_steps"], config["segment_step_steps"]
+        train, valid = long_enough(data.train, seg_len), long_enough(data.valid, seg_len)
+        for split, label in ((train, "training"), (valid, "validation")):
+            if not split.pieces:
+                raise DataError(f"no {label} piece is as long as --segment_len ({seg_len} steps)")
+        model_encoding = cls.input_encoding(config)
+        experts = cls.experts(config)
+        groups = folder_groups(train, config.get("dataset"))
+        rng = np.random.default_rng(config["seed"])  # outside the generator: every epoch draws new batches
+        batch_size = config["batch_size"]
+
+        def batches():
+            while True:
+                windows = []
+                for _ in range(batch_size):
+                    group = groups[rng.integers(len(groups))]
+                    piece = train.pieces[group[rng.integers(len(group))]]
+                    starts = segment_starts(len(piece["pitch"]), seg_len, seg_step)
+                    windows.append(ls.window(piece, int(starts[rng.integers(len(starts))]), seg_len))
+                inputs, target = cls.encode_batch(model_encoding, windows, rng.integers(-12, 13, batch_size), experts)
+                yield cls.model_inputs(inputs, experts), target
+
+        signature = (cls.input_signature(experts, seg_len), tf.TensorSpec((None, seg_len), tf.int32))
+        train_ds = tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(2)
+        valid_inputs, valid_target = cls.fixed_windows(valid, model_encoding, experts, seg_len)
+        valid_ds = tf.data.Dataset.from_tensor_slices((valid_inputs, valid_target)).batch(batch_size)
+        description = (f"random {seg_len}-step segments every {seg_step} steps of {len(train.pieces)} pieces in "
+                       f"{len(groups)} folder(s); {len(valid_target)} validation segments")
+        return train_ds, valid_ds, description
+
+    @classmethod
+    def input_signature(cls, experts: tuple[str, ...], seg_len: int | None) -> dict[str, tf.TensorSpec]:
+        """The model's input dict: features [B, T, F] per expert, positions [B, T] of the interval and chord experts."""
+        return {**{f"{k}_features": tf.TensorSpec((None, seg_len, FEATURE_WIDTH[k]), tf.float32) for k in experts},
+                **{f"{k}_pos": tf.TensorSpec((None, seg_len), tf.int32) for k in experts if k in ("interval", "chord")}}
+
+    @classmethod
+    def encode_batch(cls, model_encoding, windows, offsets, experts):
+        """(inputs, target) of some windows; a type whose model needs more inputs asks the encoding for them here."""
+        return model_encoding.batch(windows, offsets, experts)
+
+    @classmethod
+    def model_inputs(cls, inputs: dict[str, np.ndarray], experts: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """The entries of an encoded batch the model takes (`input_signature`'s keys)."""
+        keep = set(cls.input_signature(experts, None))
+        return {k: v for k, v in inputs.items() if k in keep}
+
+    @classmethod
+    def fixed_windows(cls, split: EncodedSplit, model_encoding, experts, seg_len: int):
+        """Non-overlapping segments of every piece, with fixed interval offsets: a stable evaluation set."""
+        windows = [ls.window(piece, int(start), seg_len) for piece in split.pieces
+                   for start in segment_starts(len(piece["pitch"]), seg_len, seg_len)]
+        offsets = np.random.default_rng(0).integers(-12, 13, len(windows))
+        inputs, target = cls.encode_batch(model_encoding, windows, offsets, experts)
+        return cls.model_inputs(inputs, experts), target
+
+    # ------------------------------------------------------------ model
+    @classmethod
+    def build(cls, config: dict[str, Any], encoding) -> keras.Model:
+        experts = cls.experts(config)
+        sizes = list(config["layer_size"]) * (len(experts) if len(config["layer_size"]) == 1 else 1)
+        depths = list(config["num_layers"]) * (len(experts) if len(config["num_layers"]) == 1 else 1)
+        model = build_experts(experts, sizes, depths, bool(config.get("separate_rhythm")), name=cls.name,
+                              per_note=int(config.get("per_note") or 0))
+        if config.get("resume"):
+            cls._load_resume_weights(model, Path(config["resume"][1]))
+        return model
+
+    @staticmethod
+    def _load_resume_weights(model: keras.Model, path: Path) -> None:
+        from zoo.core.checkpoints import load_weights_into
+
+        try:  # arrays only: nothing the file names is rebuilt
+            load_weights_into(model, path)
+        except RunError as error:
+            raise RunError(f"--resume: {error}") from None
+
+    @staticmethod
+    def make_optimizer(config: dict[str, Any]) -> keras.optimizers.Optimizer:
+        """-o: for adam the original's (epsilon 1e-8; Keras's default is 1e-7), lr 2e-4 unless --learning_rate."""
+        if config.get("optimizer", "adam") == "adam":
+            return keras.optimizers.Adam(learning_rate=config.get("learning_rate") or 2e-4, epsilon=1e-8)
+        from zoo.core.optimizers import make_optimizer
+
+        return make_optimizer(config["optimizer"], config.get("learning_rate"))
+
+    @staticmethod
+    def resume_step(model: keras.Model, config: dict[str, Any]) -> None:
+        """--resume TIMESTEP: Adam's step counter goes on from TIMESTEP."""
+        if config.get("resume"):
+            model.optimizer.build(model.trainable_variables)
+            model.optimizer.iterations.assign(int(config["resume"][0]))
+
+    @classmethod
+    def compile(cls, model: keras.Model, config: dict[str, Any]) -> None:
+        model.compile(optimizer=cls.make_optimizer(config), loss=SummedNLL(),
+                      metrics=[keras.metrics.MeanMetricWrapper(nll_per_step, name="nll_per_step")],
+                      jit_compile=config.get("jit_compile", "auto"))
+        cls.resume_step(model, config)
+
+    # ------------------------------------------------------------ generation
+    @classmethod
+    def add_generate_arguments(cls, parser: argparse._ArgumentGroup) -> None:
+        parser.add_argument("--generate", action="store_true",
+                            help="sample over the chords of random segments of the run's validation data "
+                                 "(default: over a ii-V-I chart)")
+        parser.add_argument("--generate_over", nargs=2, default=None, metavar=("SOURCE", "DIV_WIDTH"),
+                            help="sample over the chord changes of SOURCE (.ls or any score with chords) in "
+                                 "independent chunks of DIV_WIDTH (Nbar, steps, or 'full')")
+        parser.add_argument("--bars", type=int, default=4, help="length of the default ii-V-I chart in bars")
+
+    @classmethod
+    def sample_scores(cls, model, config, encoding, num_outputs, seed, length=None) -> list[Score]:
+        """Melodies over the ii-V-I chart Dm7 | G7 | CM7 | CM7; `length` in steps (48 a bar), rounded up to bars."""
+        bars = max(1, min(16, math.ceil((length or 4 * ls.STEPS_PER_BAR) / ls.STEPS_PER_BAR)))
+        grid = chart_grid(DEFAULT_CHART, bars)
+        roots = np.repeat(grid["root"][None], num_outputs, 0)
+        chords = np.repeat(grid["chord"][None], num_outputs, 0)
+        chosen, _, _ = sample_over(model, cls.experts(config), roots, chords, seed)
+        return [grid_score(c, r, h) for c, r, h in zip(chosen, roots, chords)]
+
+    @classmethod
+    def _chunks(cls, args, config):
+        """(grid, real lengths, source lines) for the chosen source: grid = {"root" [B, T], "chord" [B, T, 12]}
+        plus, where the source has a melody, {"pitch" [B, T], "onset" [B, T]} (the stored-piece layout)."""
+        if args.get("generate_over"):
+            return source_chunks(*args["generate_over"])
+        if args.get("generate"):
+            data = cls.resolve_data({**config, "validation_split": config.get("validation_split")})
+            return split_chunks(data.valid, config["segment_len_steps"], config["segment_step_steps"],
+                                args["num_outputs"], args["seed"])
+        if args["bars"] < 1:
+            raise UsageError(f"--bars must be at least 1 (got {args['bars']})")
+        grid = cls.default_grid(args["bars"])
+        n = args["num_outputs"]
+        lines = [f"{' | '.join(DEFAULT_CHART)} |: starting at 0 = bar 0"] * n
+        return {k: np.repeat(v[None], n, 0) for k, v in grid.items()}, [len(grid["root"])] * n, lines
+
+    @classmethod
+    def default_grid(cls, bars: int) -> dict[str, np.ndarray]:
+        """What generation runs over without --generate/--generate_over: the ii-V-I chart of `bars` bars."""
+        return chart_grid(DEFAULT_CHART, bars)
+
+    @classmethod
+    def _sample(cls, model, config, grid: dict[str, np.ndarray], seed: int):
+        """(chosen [B, T], probs [B, T, V], {file name: diagnostic array}) sampled over `grid`'s chords."""
+        chosen, probs, expert_probs = sample_over(model, cls.experts(config), grid["root"], grid["chord"], seed)
+        info = {}
+        if len(cls.experts(config)) > 1:
+            info = {f"generated_info_{i}.npy": expert_probs[i] for i in range(expert_probs.shape[0])}
+        return chosen, probs, info
+
+    @classmethod
+    def generate(cls, args, run, config, encoding, model) -> list[Path]:
+        """Writes generated_{k}.ls/.mid/.wav/.png, generated_sources.txt, generated_chosen.npy,
+        generated_probs.npy and the `_sample` diagnostics (poex: generated_info_{i}.npy per expert) to
+        --output_dir."""
+        if args.get("generate") and args.get("generate_over"):
+            raise UsageError("--generate and --generate_over exclude each other")
+        grid, lengths, lines = cls._chunks(args, config)
+        chosen, probs, info = cls._sample(model, config, grid, args["seed"])
+        return write_generated(Path(args["output_dir"]), run.name, grid, lengths, lines, chosen, probs, info)
+
+    @classmethod
+    def export_endpoints(cls, model: keras.Model, config: dict[str, Any]) -> dict[str, Any]:
+        """`serve`: features dict -> probs [B, T, V]; `generate`: (roots, chords, start_pos, seed) -> (chosen,
+        probs, expert probs), the compiled sampling loop of `LeadSheetGenerator`."""
+        experts = cls.experts(config)
+        spec = {f"{k}_features": tf.TensorSpec([None, None, FEATURE_WIDTH[k]], tf.float32, name=f"{k}_features")
+                for k in experts}
+        spec.update({f"{k}_pos": tf.TensorSpec([None, None], tf.int32, name=f"{k}_pos")
+                     for k in experts if k in ("interval", "chord")})
+        serve = tf.function(lambda inputs: model(inputs, training=False), input_signature=[spec])
+        generator = LeadSheetGenerator(model, experts)
+        # A closure, so the endpoint holds the generator (a bound tf.function keeps only a weak reference).
+        generate = tf.function(lambda *args: generator.generate(*args),
+                               input_signature=generator.generate.input_signature)
+        return {"serve": serve, "generate": generate}
+
+    # ------------------------------------------------------------ evaluation
+    @classmethod
+    def evaluate(cls, model, config, encoding, split: EncodedSplit, args, run) -> dict[str, float]:
+        """Mean NLL per step (nats) over non-overlapping segments of the split, and its exp(-x) 'accuracy'."""
+        seg_len = config["segment_len_steps"]
+        split = long_enough(split, seg_len)
+        if not split.pieces:
+            raise DataError(f"no test piece is as long as one segment ({seg_len} steps)")
+        inputs, target = cls.fixed_windows(split, cls.input_encoding(config), cls.experts(config), seg_len)
+        total, count = 0.0, 0
+        for start in range(0, len(target), 64):
+            probs = model({k: v[start:start + 64] for k, v in inputs.items()}, training=False)
+            total += ls.nll(np.asarray(probs, np.float64), target[start:start + 64])
+            count += target[start:start + 64].size
+        return {"segments": len(target), "steps": count, "nll_per_step": total / count,
+                "accuracy_per_step": math.exp(-total / count)}
+
