@@ -2,7 +2,7 @@
 
 Size: MultINN's defaults (specs/multinn.md §5): LSTM 512 -> LSTM 256 (output dropout 0.1) -> Dense(256 + 88)
 -> NADE with 256 hidden units over the 88 keys; Adam lr 1e-2, eps 1e-4, global-norm clip 5; batch 32 chunks of
-64 frames cut from the bundled JSB Chorales training split (zoo/models/rnn_piano.chunk_rolls), the same
+64 frames cut from the bundled JSB Chorales training split (zoo/families/rnn_piano/roll_data.chunk_rolls), the same
 chunks in the same order for both frameworks. The NADE log-likelihood is the same vectorised formula in
 both (exclusive cumulative sum over the 88 keys). Each measurement runs in its own subprocess.
 
@@ -37,7 +37,7 @@ def batches(args):
     import numpy as np
 
     from zoo.families.rnn_piano.polyphonic import BUNDLED_JSB, read_polyphonic_json
-    from zoo.families.rnn_piano.rnn_piano import chunk_rolls
+    from zoo.families.rnn_piano.roll_data import chunk_rolls
 
     chunks = chunk_rolls(read_polyphonic_json(BUNDLED_JSB)["train"], args.seq_len)
     order = np.random.default_rng(args.seed).permutation(len(chunks))

@@ -143,10 +143,6 @@ class NumericEncoding(Encoding):
         return f"NumericEncoding({size})"
 
     @property
-    def is_fitted(self) -> bool:
-        return self.vocabulary is not None
-
-    @property
     def vocab_size(self) -> int:
         return NUM_RESERVED + len(self.vocabulary or [])
 

@@ -192,10 +192,6 @@ class MultitrackEncoding(Encoding):
         """Width of one track's model step; a piano-roll has no token vocabulary."""
         return self.num_dims
 
-    @property
-    def model_steps_per_beat(self) -> float:
-        return self.steps_per_beat / self.steps_per_model_step
-
     def beats_to_steps(self, beats: int) -> int:
         """Model steps in `beats` quarter notes, rounded up."""
         return -(-int(beats) * self.steps_per_beat // self.steps_per_model_step)

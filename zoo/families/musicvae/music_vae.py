@@ -6,14 +6,14 @@ the file overrides the defaults (the seed's flat 8-bar config). The JSON keys `b
 `learning_rate` are the general flags `-b` and `--learning_rate` (which win when given).
 `num_steps` sets the length of training: epochs of `evaluate_interval` steps (or
 `--steps_per_epoch`), each followed by the evaluation, so `-e` is computed unless given.
-The model and its objective are in zoo/families/musicvae/vae_model.py, the decoders in vae_decoder.py.
+The model and its objective are in zoo/families/musicvae/vae_model.py, the decoders in vae_decoder.py,
+the data windows in melody_data.py, encode/decode/metrics in vae_inference.py.
 """
 from __future__ import annotations
 
 import argparse
 import math
 import sys
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -21,89 +21,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.model_type import ModelType
+from zoo.core.optimizers import make_optimizer
+from zoo.core.registry import register_model_type
 from zoo.data.dataset import EncodedSplit, TrainingData
 from zoo.encodings.base import Encoding
-from zoo.errors import DataError, EncodingError, ScoreReadError, UsageError
+from zoo.errors import DataError, UsageError
+from zoo.families.musicvae.melody_data import encode_folder, first_window, melody_windows
+from zoo.families.musicvae.musicvae_callbacks import ReconstructionLogger, RelativeReduceLROnPlateau, StepPrinter
 from zoo.families.musicvae.musicvae_config import CONFIG_FLAGS, JSON_FLAGS, resolve_config
+from zoo.families.musicvae.vae_inference import compiled_functions, decode_z, reconstruction_metrics, slerp
 from zoo.families.musicvae.vae_model import MusicVAEModel
-from zoo.core.model_type import ModelType
-from zoo.core.registry import register_model_type
-from zoo.music.io import load_score, write_piece
+from zoo.music.io import write_piece
 from zoo.music.score import Score
-from zoo.core.optimizers import make_optimizer
-
-STEPS_PER_BAR = 16
-
-
-def melody_windows(pieces: list, encoding: Encoding, slice_bar: int) -> np.ndarray:
-    """Windows of `slice_bar` bars, one bar apart, inside each melody; de-duplicated per piece.
-
-    Returns int32 [N, slice_bar * 16] (symusic/Magenta slicing, without the cap of 5 per file).
-    """
-    length = slice_bar * STEPS_PER_BAR
-    windows = []
-    for piece in pieces:
-        seen = set()
-        for melody in encoding.segments(piece):
-            for start in range(0, len(melody) - length + 1, STEPS_PER_BAR):
-                window = melody[start:start + length]
-                key = window.tobytes()
-                if key not in seen:
-                    seen.add(key)
-                    windows.append(window)
-    if not windows:
-        return np.zeros((0, length), np.int32)
-    return np.stack(windows).astype(np.int32)
-
-
-def first_window(path: str, encoding: Encoding, slice_bar: int) -> np.ndarray:
-    """The first `slice_bar`-bar window of the melody of a file, int32 [T]; one-line errors otherwise."""
-    try:
-        score = load_score(path)
-    except ScoreReadError as error:
-        raise ScoreReadError(f"--input: {error}") from None
-    try:
-        piece = encoding.encode(score)
-    except EncodingError as error:
-        raise EncodingError(f"--input {path} is not melodic: {error}") from None
-    windows = melody_windows([piece], encoding, slice_bar)
-    if len(windows) == 0:
-        longest = max((len(m) for m in encoding.segments(piece)), default=0) // STEPS_PER_BAR
-        raise UsageError(f"--input {path}: its longest melody has {longest} bar(s); this model needs {slice_bar}")
-    return windows[0]
-
-
-_GENERATORS: "weakref.WeakKeyDictionary[keras.Model, dict]" = weakref.WeakKeyDictionary()
-
-
-def compiled_functions(model: MusicVAEModel) -> dict[str, Any]:
-    """The model's encode/decode graphs, traced once per model (fixed input signatures)."""
-    if model not in _GENERATORS:
-        T, Z = model.seq_len, model.z_size
-        _GENERATORS[model] = {
-            "encode": tf.function(lambda melody: model.encode(melody),
-                                  input_signature=[tf.TensorSpec([None, T], tf.int32)]),
-            "decode": tf.function(lambda z, temperature, seed: model.generate(z, temperature, seed),
-                                  input_signature=[tf.TensorSpec([None, Z], tf.float32),
-                                                   tf.TensorSpec([], tf.float32), tf.TensorSpec([2], tf.int32)]),
-        }
-    return _GENERATORS[model]
-
-
-def decode_z(model: MusicVAEModel, z: np.ndarray, temperature: float, seed: int) -> np.ndarray:
-    """Latent codes [N, Z] -> melody classes [N, T] (temperature 0: argmax at every step)."""
-    fns = compiled_functions(model)
-    return fns["decode"](tf.constant(z, tf.float32), tf.constant(temperature, tf.float32),
-                         tf.constant([seed, 0], tf.int32)).numpy()
-
-
-def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """Spherical interpolation between two latent vectors (linear when they are parallel)."""
-    cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12)
-    omega = np.arccos(np.clip(cos, -1.0, 1.0))
-    if omega < 1e-6:
-        return (1 - t) * a + t * b
-    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
 
 
 @register_model_type
@@ -208,8 +138,6 @@ class MusicVAE(ModelType):
 
     @classmethod
     def callbacks(cls, config: dict[str, Any], run) -> list[keras.callbacks.Callback]:
-        from zoo.families.musicvae.musicvae_callbacks import ReconstructionLogger, RelativeReduceLROnPlateau, StepPrinter
-
         vae = config["musicvae"]
         callbacks = [RelativeReduceLROnPlateau(vae["lr_scheduler_factor"], vae["lr_scheduler_patience"])]
         if vae["print_interval"]:
@@ -293,78 +221,9 @@ class MusicVAE(ModelType):
         return reconstruction_metrics(model, windows, args["batch_size"], config["musicvae"])
 
 
-def reconstruction_metrics(model: MusicVAEModel, windows: np.ndarray, batch_size: int, vae: dict[str, Any]
-                           ) -> dict[str, float]:
-    """Teacher-forced and sampled reconstruction accuracy (z = posterior mean; metrics.md §4), NLL and KL.
-
-    Sampled: the decoder is fed its own argmax at every step. Accuracies are means over all steps
-    of all windows; `sampled_accuracy_bar_k` is that of bar k alone.
-    """
-    free_nats = vae["free_bits"] * math.log(2.0)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, model.seq_len], tf.int32)])
-    def batch_sums(melody):
-        mu, logvar = model.encode(melody)
-        teacher, _ = model.decode_logits(mu, melody, 0.0, 0.0, seed=tf.constant([0, 0]))
-        sampled, _ = model.decode_logits(mu, melody, 1.0, 0.0, seed=tf.constant([0, 0]))
-        nll, kl, tf_correct = model.elbo_terms(melody, mu, logvar, teacher)
-        _, _, sampled_correct = model.elbo_terms(melody, mu, logvar, sampled)
-        return (tf.reduce_sum(tf_correct, 0), tf.reduce_sum(sampled_correct, 0), tf.reduce_sum(nll),
-                tf.reduce_sum(kl), tf.reduce_sum(tf.maximum(kl - free_nats, 0.0)))
-
-    tf_steps = np.zeros(model.seq_len)
-    sampled_steps = np.zeros(model.seq_len)
-    nll = kl = kl_free = 0.0
-    for start in range(0, len(windows), batch_size):
-        sums = batch_sums(tf.constant(windows[start:start + batch_size]))
-        tf_steps += sums[0].numpy()
-        sampled_steps += sums[1].numpy()
-        nll, kl, kl_free = nll + float(sums[2]), kl + float(sums[3]), kl_free + float(sums[4])
-    n = len(windows)
-    beta = vae["beta_settings"]["end_beta"]
-    numbers = {
-        "melodies": n,
-        "tf_accuracy": float(tf_steps.sum() / (n * model.seq_len)),
-        "sampled_accuracy": float(sampled_steps.sum() / (n * model.seq_len)),
-        "nll_per_melody": nll / n,
-        "nll_per_step": nll / (n * model.seq_len),
-        "kl": kl / n,
-        "kl_after_free_bits": kl_free / n,
-        "beta": beta,
-        "loss_teacher_forced": (nll + beta * kl_free) / n,
-    }
-    for bar, part in enumerate(np.split(sampled_steps, model.seq_len // STEPS_PER_BAR)):
-        numbers[f"sampled_accuracy_bar_{bar + 1}"] = float(part.sum() / (n * STEPS_PER_BAR))
-    return numbers
-
-
-def encode_folder(folder: str, encoding: Encoding, workers: int) -> EncodedSplit:
-    """The seed's `train_dir`/`eval_dir`: every music file under `folder`, melody-encoded (unreadable ones skipped)."""
-    from zoo.data.music_files import find_music_files, read_scores
-
-    if not Path(folder).is_dir():
-        raise DataError(f"train_dir/eval_dir {folder} is not a folder")
-    files = find_music_files([folder])
-    scores, skipped = read_scores(files, workers=max(1, workers), progress=False)
-    pieces, sources = [], []
-    for path, score in scores:
-        try:
-            pieces.append(encoding.encode(score))
-            sources.append(path)
-        except EncodingError as error:
-            skipped.append((path, str(error)))
-    for path, reason in skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
-    if not pieces:
-        raise DataError(f"no melody could be read from {folder}")
-    return EncodedSplit(pieces, sources, encoding.to_config(), folder)
-
-
 def load_checkpoint_weights(model: keras.Model, path: str) -> None:
     """`ckpt_path`: starts from the weights of a saved MusicVAE (.keras or .weights.h5) of the same shape."""
     from zoo.core.checkpoints import load_weights_into
 
     load_weights_into(model, path)
     print(f"starting from the weights of {path}", file=sys.stderr)
-
-

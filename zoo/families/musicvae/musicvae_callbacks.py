@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.families.musicvae.vae_inference import compiled_functions, decode_z
+
 
 class RelativeReduceLROnPlateau(keras.callbacks.Callback):
     """PyTorch's ReduceLROnPlateau(mode='min', threshold=1e-4 relative, cooldown 0, min_lr 0) on val_loss.
@@ -84,7 +86,6 @@ class ReconstructionLogger(keras.callbacks.Callback):
         if step % self.interval:
             return
         from zoo.families.musicvae.melody_encoding import MelodyEncoding
-        from zoo.families.musicvae.music_vae import compiled_functions, decode_z
         from zoo.music.io import write_piece
         from zoo.music.pianoroll import pianoroll_image
 

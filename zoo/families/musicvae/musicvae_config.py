@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import UsageError
+from zoo.families.musicvae.melody_encoding import STEPS_PER_BAR
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "flat_8bar.json"
-STEPS_PER_BAR = 16
 
 # name -> (type, help) of every symusic key that is also a training.py flag.
 CONFIG_FLAGS: dict[str, tuple[type, str]] = {

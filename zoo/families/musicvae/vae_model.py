@@ -16,10 +16,10 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from zoo.families.musicvae.melody_encoding import NUM_CLASSES
 from zoo.families.musicvae.vae_decoder import MelodyDecoder, torch_uniform
 
-NUM_CLASSES = 90
-SOS = NUM_CLASSES
+SOS = NUM_CLASSES  # the decoder's start input: one past the 90 melody classes
 
 
 def beta_at(step, settings: dict[str, float]):

@@ -17,6 +17,9 @@ frame counted, the first predicted from the zero input (Boulanger-Lewandowski's 
 NADE; for the RBM, NLL_t = F_t(v_t) + log Z_t with log Z_t from AIS per frame (`--ais_chains`,
 `--ais_betas`, `--ais_base`; reported: `ais_spread`, the standard error of the mean NLL from the chains'
 weights, and `ais_spread_per_frame`, the mean standard deviation of one frame's log Z).
+
+The Keras model is in piano_roll_estimator_model.py, the data in roll_data.py, generation in
+roll_sampler.py and the test likelihoods in roll_likelihood.py (all in zoo/families/rnn_piano/).
 """
 from __future__ import annotations
 
@@ -29,20 +32,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.model_type import ModelType
+from zoo.core.optimizers import make_optimizer
+from zoo.core.registry import register_model_type
+from zoo.core.run_folder import RunFolder
 from zoo.data.dataset import EncodedSplit, TrainingData, load_split, resolve_training_data
-from zoo.families.rnn_piano.polyphonic import BUNDLED_JSB, LOWEST_PITCH, NUM_KEYS, encoding_config, read_polyphonic_json
-from zoo.families.rnn_piano.polyphonic import write_split_pickles
 from zoo.errors import DataError, UsageError
+from zoo.families.rnn_piano.piano_roll_estimator_model import PianoRollEstimatorModel
+from zoo.families.rnn_piano.polyphonic import (BUNDLED_JSB, LOWEST_PITCH, NUM_KEYS, encoding_config,
+                                               read_polyphonic_json, write_split_pickles)
+from zoo.families.rnn_piano.roll_data import chunk_rolls, intro_rolls, roll_dataset
+from zoo.families.rnn_piano.roll_likelihood import ais_log_z, nade_nll_sum
+from zoo.families.rnn_piano.roll_sampler import compiled_sampler, sample_rolls
 from zoo.layers.rbm import AIS_BASES
 from zoo.layers.rnn_estimators import RNN_TYPES, RnnNade, RnnRbm
-from zoo.core.model_type import ModelType
-from zoo.core.registry import register_model_type
 from zoo.music.io import write_pieces
 from zoo.music.score import Score
-from zoo.core.optimizers import make_optimizer
-from zoo.core.run_folder import RunFolder
-
-EVAL_FRAMES_PER_CHUNK = 4096  # frames per NADE log-likelihood call in evaluation (N*D*H memory)
 
 
 def _units(text: str) -> list[int]:
@@ -53,94 +58,6 @@ def _units(text: str) -> list[int]:
     if not units or min(units) < 1:
         raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
     return units
-
-
-@keras.saving.register_keras_serializable(package="zoo")
-class PianoRollEstimatorModel(keras.Model):
-    """A `RnnNade` or `RnnRbm` over 88-key rolls with its own train/test steps.
-
-    Batches: (rolls [B, T, D] float 0/1, mask [B, T] bool). `call(rolls)` returns the per-frame NLL [B, T]
-    (NADE) or the per-frame free energy F_t(v_t) [B, T] (RBM: NLL_t = F_t + log Z_t).
-    """
-
-    def __init__(self, estimator: dict, **kwargs):
-        super().__init__(**kwargs)
-        self.estimator_config = estimator
-        self.estimator = keras.saving.deserialize_keras_object(estimator)
-        self.is_rbm = isinstance(self.estimator, RnnRbm)
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.extra_tracker = keras.metrics.Mean(name="recon" if self.is_rbm else "nll")
-
-    def build(self, input_shape=None):
-        self.estimator.build()
-        self.built = True
-
-    @staticmethod
-    def shifted(rolls):
-        """The RNN's inputs: [0, x_1 .. x_{T-1}]."""
-        return tf.pad(rolls[:, :-1], [[0, 0], [1, 0], [0, 0]])
-
-    def call(self, rolls, training=None):
-        rolls = tf.cast(rolls, self.compute_dtype)
-        if self.is_rbm:
-            return self.estimator.free_energy(self.shifted(rolls), rolls, training=training)
-        return self.estimator(self.shifted(rolls), rolls, training=training)
-
-    def reconstruction_xent(self, rolls, training=None):
-        """Mean-field one-step reconstruction cross-entropy [B, T] of each frame (RBM monitor)."""
-        bv_offset, bh_offset = self.estimator.conditioned_offsets(self.shifted(rolls), training=training)
-        rbm = self.estimator.rbm
-        h = rbm.hidden_probs(rolls, bh_offset)
-        probs = tf.clip_by_value(rbm.visible_probs(h, bv_offset), 1e-6, 1 - 1e-6)
-        return -tf.reduce_sum(rolls * tf.math.log(probs) + (1 - rolls) * tf.math.log(1 - probs), -1)
-
-    def _per_frame(self, rolls, mask, training):
-        """(mean over unmasked frames of the estimator's per-step output: NLL or CD cost, frame count)."""
-        frames = tf.reduce_sum(mask)
-        per_step = self.estimator(self.shifted(rolls), rolls, mask=mask, training=training)
-        return tf.reduce_sum(per_step) / frames, frames
-
-    def train_step(self, data):
-        rolls, mask = data
-        rolls, mask = tf.cast(rolls, self.compute_dtype), tf.cast(mask, self.compute_dtype)
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        with tf.GradientTape() as tape:
-            loss, frames = self._per_frame(rolls, mask, training=True)
-            scaled = self.optimizer.scale_loss(loss / replicas)
-        grads = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-        return self._track(rolls, mask, loss, frames, training=False)
-
-    def test_step(self, data):
-        rolls, mask = data
-        rolls, mask = tf.cast(rolls, self.compute_dtype), tf.cast(mask, self.compute_dtype)
-        if self.is_rbm:  # val_loss = reconstruction cross-entropy (see the module docstring)
-            frames = tf.reduce_sum(mask)
-            recon = tf.reduce_sum(self.reconstruction_xent(rolls) * mask) / frames
-            self.loss_tracker.update_state(recon, sample_weight=frames)
-            self.extra_tracker.update_state(recon, sample_weight=frames)
-            return self._results()
-        loss, frames = self._per_frame(rolls, mask, training=False)
-        return self._track(rolls, mask, loss, frames, training=False)
-
-    def _track(self, rolls, mask, loss, frames, training):
-        self.loss_tracker.update_state(loss, sample_weight=frames)
-        if self.is_rbm:
-            recon = tf.reduce_sum(self.reconstruction_xent(rolls, training) * mask) / frames
-            self.extra_tracker.update_state(recon, sample_weight=frames)
-        else:
-            self.extra_tracker.update_state(loss, sample_weight=frames)
-        return self._results()
-
-    def _results(self):
-        return {m.name: m.result() for m in self.metrics}
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.extra_tracker]
-
-    def get_config(self):
-        return {**super().get_config(), "estimator": self.estimator_config}
 
 
 class _RnnPianoType(ModelType):
@@ -378,119 +295,3 @@ class RnnRbmType(_RnnPianoType):
                 "free_energy_per_frame": float(np.mean(energy)), "log_z_per_frame": float(np.mean(log_z)),
                 "ais_chains": args["ais_chains"], "ais_betas": args["ais_betas"], "ais_base": args["ais_base"],
                 "protocol": "AIS per frame; whole sequences; every frame counted, the first from a zero input"}
-
-
-# ---------------------------------------------------------------- data helpers
-def chunk_rolls(rolls: list[np.ndarray], length: int) -> list[np.ndarray]:
-    """Every roll cut into consecutive chunks of at most `length` frames."""
-    if length < 1:
-        raise UsageError(f"-s/--seq_len must be at least 1 (got {length})")
-    return [roll[start:start + length] for roll in rolls for start in range(0, len(roll), length)]
-
-
-def roll_dataset(rolls: list[np.ndarray], batch_size: int, shuffle: bool, seed: int = 0) -> tf.data.Dataset:
-    """(rolls [B, T, 88] float32, mask [B, T] bool) batches, padded to the longest roll of each batch."""
-    if not rolls:
-        raise DataError("no piano-roll frames to batch")
-    lengths = np.array([len(r) for r in rolls])
-    order = np.arange(len(rolls))
-
-    def generator():
-        for i in order:
-            yield rolls[i].astype(np.float32), np.ones(lengths[i], bool)
-
-    dataset = tf.data.Dataset.from_generator(generator, output_signature=(
-        tf.TensorSpec([None, NUM_KEYS], tf.float32), tf.TensorSpec([None], tf.bool)))
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(rolls)))  # Keras knows the epoch length
-    if shuffle:
-        dataset = dataset.shuffle(len(rolls), seed=seed, reshuffle_each_iteration=True)
-    return dataset.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def intro_rolls(args: dict[str, Any], run, config: dict[str, Any], count: int) -> np.ndarray:
-    """[count, P, 88] intros from the run's test split (P = --intro_frames; P = 0: no intro)."""
-    frames = args.get("intro_frames") or 0
-    if frames < 0:
-        raise UsageError(f"--intro_frames must be 0 or more (got {frames})")
-    if frames == 0:
-        return np.zeros((count, 0, NUM_KEYS), np.float32)
-    test_path = run.load_config()["data"].get("test")
-    if not test_path or not Path(test_path).is_file():
-        raise DataError(f"run '{run.name}' has no test split to take an intro from")
-    pieces = load_split(test_path).pieces
-    intros = []
-    for i in range(count):
-        index = args["intro_index"] + i
-        if not 0 <= index < len(pieces):
-            raise UsageError(f"--intro_index {index} is outside the {len(pieces)} test sequences")
-        if len(pieces[index]) < frames:
-            raise UsageError(f"test sequence {index} has {len(pieces[index])} frames, fewer than --intro_frames {frames}")
-        intros.append(pieces[index][:frames])
-    return np.stack(intros).astype(np.float32)
-
-
-# ---------------------------------------------------------------- compiled functions
-def compiled_sampler(model: PianoRollEstimatorModel):
-    """The model's generation loop, traced once: (primer [B, P, 88], steps, seed [2], temperature) -> [B, steps, 88]."""
-    sampler = getattr(model, "_zoo_sampler", None)
-    if sampler is None:
-        estimator = model.estimator
-
-        @tf.function(input_signature=[tf.TensorSpec([None, None, NUM_KEYS], tf.float32, name="primer"),
-                                      tf.TensorSpec([], tf.int32, name="num_steps"),
-                                      tf.TensorSpec([2], tf.int32, name="seed"),
-                                      tf.TensorSpec([], tf.float32, name="temperature")])
-        def sampler(primer, num_steps, seed, temperature):
-            return estimator.sample_sequence(primer, num_steps, seed, temperature)
-
-        object.__setattr__(model, "_zoo_sampler", sampler)  # not tracked by Keras
-    return sampler
-
-
-def sample_rolls(model, primer: np.ndarray, length: int, seed: int, temperature: float = 1.0) -> np.ndarray:
-    """Sampled rolls [B, length, 88] (uint8) after `primer` [B, P, 88]."""
-    out = compiled_sampler(model)(tf.constant(primer, tf.float32), tf.constant(length, tf.int32),
-                                  tf.constant([seed, 0], tf.int32), tf.constant(temperature, tf.float32))
-    return out.numpy().astype(np.uint8)
-
-
-@tf.function(reduce_retracing=True)
-def _nade_biases(estimator, inputs):
-    return estimator.biases(inputs, training=False)
-
-
-def nade_nll_sum(model: PianoRollEstimatorModel, rolls, mask) -> float:
-    """Summed exact NLL of the unmasked frames of a batch (NADE in chunks of EVAL_FRAMES_PER_CHUNK frames)."""
-    rolls = tf.cast(rolls, tf.float32)
-    b_enc, b_dec = _nade_biases(model.estimator, model.shifted(rolls))
-    keep = tf.cast(mask, tf.bool)
-    x, b_enc, b_dec = (tf.boolean_mask(a, keep) for a in (rolls, b_enc, b_dec))
-    total = 0.0
-    for start in range(0, int(x.shape[0]), EVAL_FRAMES_PER_CHUNK):
-        end = start + EVAL_FRAMES_PER_CHUNK
-        total += float(-tf.reduce_sum(_nade_log_prob(model.estimator.nade, x[start:end], b_enc[start:end],
-                                                     b_dec[start:end])))
-    return total
-
-
-@tf.function(reduce_retracing=True)
-def _nade_log_prob(nade, x, b_enc, b_dec):
-    return nade.log_prob(x, b_enc, b_dec)
-
-
-def ais_log_z(rbm, bv: np.ndarray, bh: np.ndarray, chains: int, betas: int, frames_per_batch: int, seed: int,
-              base: str = "mean_field"):
-    """log Z_t and its spread for every frame's RBM, `frames_per_batch` frames at a time (one traced loop)."""
-
-    @tf.function(input_signature=[tf.TensorSpec([None, bv.shape[1]]), tf.TensorSpec([None, bh.shape[1]]),
-                                  tf.TensorSpec([2], tf.int32)])
-    def batch(bv, bh, seed):
-        return rbm.log_partition_ais(bv, bh, num_chains=chains, num_betas=betas, seed=seed, base=base)
-
-    log_z, spread = [], []
-    for index, start in enumerate(range(0, len(bv), frames_per_batch)):
-        end = start + frames_per_batch
-        z, s = batch(bv[start:end], bh[start:end], tf.constant([seed, index], tf.int32))
-        log_z.append(z.numpy())
-        spread.append(s.numpy())
-    return np.concatenate(log_z), np.concatenate(spread)
