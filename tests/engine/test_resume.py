@@ -16,6 +16,7 @@ import pytest
 from helpers import ROOT, train_args
 from zoo.cli import run_cli, training_main
 from zoo.core.checkpoints import load_model
+from zoo.core.registry import get_model_type
 
 CHECKPOINT_FILES = {"last.keras", "best.keras"}
 
@@ -27,7 +28,6 @@ def backup_files(run: Path) -> set[str]:
 
 def backup_iterations(run: Path) -> int:
     """The optimizer's step count in run/backup/, loaded into a freshly built model as a resume would."""
-    from zoo.core.registry import get_model_type
     from zoo.encodings import encoding_from_config
     from zoo.engine.train import build_compiled
 
@@ -51,6 +51,8 @@ def assert_only_expected_files(folder: Path, expected: set[str]) -> None:
 
 
 def assert_finite_model(path: Path) -> None:
+    run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    get_model_type(json.loads((run / "config.json").read_text())["model_type"])  # registers its family's layers
     model = load_model(path)  # RunError if corrupt or truncated
     weights = model.get_weights()
     assert weights and all(np.all(np.isfinite(w)) for w in weights), f"{path} holds non-finite weights"
