@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import keras
 
+from zoo.data.dataset import resolve_training_data
 from zoo.errors import UsageError
 
 if TYPE_CHECKING:
@@ -62,8 +63,6 @@ class ModelType(abc.ABC):
     @classmethod
     def resolve_data(cls, args: dict[str, Any]) -> "TrainingData":
         """Finds the training and validation splits the flags name (default: -p, or the embedded corpus)."""
-        from zoo.data.dataset import resolve_training_data
-
         return resolve_training_data(args, cls)
 
     @classmethod

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
+from zoo.core.checkpoints import load_model, save_model
 from zoo.data.dataset import load_split, split_paths
 from zoo.errors import DataError
 from zoo.families.crossmodal.crossmodal_layers import ResidualMLP
@@ -243,8 +244,6 @@ def _row(key: str, value: float) -> dict[str, Any]:
 
 
 def _baseline(model, config, encoding, passes, args, out: Path, mode: str) -> dict[str, float]:
-    from zoo.core.checkpoints import load_model, save_model
-
     pca_path, classifier_path = out / "baseline_pca.npz", out / "baseline_classifier.keras"
     if args["make_classifier"]:
         train_path = split_paths(config["data_path"]).get("train") if config.get("data_path") else None

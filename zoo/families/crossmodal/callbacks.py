@@ -7,6 +7,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from zoo.core.checkpoints import save_model
+from zoo.data.dataset import load_split
+from zoo.encodings import encoding_from_config
 from zoo.families.crossmodal.mixtures import evaluation_mixtures
 from zoo.families.crossmodal.plots import plot_reconstructions
 
@@ -20,8 +23,6 @@ class EpochSaver(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every == 0:
-            from zoo.core.checkpoints import save_model
-
             save_model(self.model, self.folder / f"epoch-{epoch + 1:04d}.keras")
 
 
@@ -34,9 +35,6 @@ class ReconstructionPlotter(keras.callbacks.Callback):
         self.folder, self.every, self.examples = Path(folder), every, None
 
     def on_train_begin(self, logs=None):
-        from zoo.data.dataset import load_split
-        from zoo.encodings import encoding_from_config
-
         config = json.loads((self.folder.parent / "config.json").read_text())
         valid = config["data"].get("valid")
         if valid:

@@ -27,16 +27,21 @@ from typing import Any
 import keras
 import numpy as np
 
+from zoo.core.checkpoints import load_model
 from zoo.core.model_type import ModelType
 from zoo.core.optimizers import make_optimizer
 from zoo.core.registry import register_model_type
+from zoo.core.run_folder import RunFolder
 from zoo.data.dataset import TrainingData, resolve_training_data
-from zoo.errors import UsageError
+from zoo.errors import RunError, UsageError
+from zoo.families.crossmodal.analysis import add_analysis_arguments, analyse
 from zoo.families.crossmodal.callbacks import EpochSaver, ReconstructionPlotter
 from zoo.families.crossmodal.crossmodal_vae import CrossModalVAE
+from zoo.families.crossmodal.label_vectors import labels_from_logits
 from zoo.families.crossmodal.mixtures import fixed_mixtures, instrument_sources, mixing_arguments, mixture_dataset
 from zoo.families.crossmodal.note_labels import INSTRUMENTS, LABELS, check_instruments
 from zoo.families.crossmodal.notes_encoding import NotesEncoding
+from zoo.families.crossmodal.play import add_play_arguments, latent_path, play
 from zoo.music import cqt
 from zoo.music.score import Score
 
@@ -131,8 +136,6 @@ class CrossModal(ModelType):
                 raise UsageError("--dbroot and -p name different data: give one")
             args["data_path"] = args["dbroot"]
         if args["load"]:
-            from zoo.core.run_folder import RunFolder
-
             RunFolder(Path(args["weights_path"]), args["load"]).load_config()  # says which runs exist
         select_device(args["cuda"])
         return args
@@ -203,9 +206,6 @@ class CrossModal(ModelType):
     @classmethod
     def sample_scores(cls, model, config, encoding, num_outputs, seed, length=None) -> list[Score]:
         """Labels decoded along random straight lines in the (top) latent space (`length` frames, default 64)."""
-        from zoo.families.crossmodal.label_vectors import labels_from_logits
-        from zoo.families.crossmodal.play import latent_path
-
         scores = []
         for i in range(num_outputs):
             z = latent_path("line", min(length or 64, 2048), config["dims"][-1], np.random.default_rng(seed + i))
@@ -215,14 +215,10 @@ class CrossModal(ModelType):
 
     @classmethod
     def add_generate_arguments(cls, parser) -> None:
-        from zoo.families.crossmodal.play import add_play_arguments
-
         add_play_arguments(parser)
 
     @classmethod
     def generate(cls, args, run, config, encoding, model) -> list[Path]:
-        from zoo.families.crossmodal.play import play
-
         return play(args, run, config, encoding, model)
 
     @classmethod
@@ -240,14 +236,10 @@ class CrossModal(ModelType):
 
     @classmethod
     def add_evaluate_arguments(cls, parser) -> None:
-        from zoo.families.crossmodal.analysis import add_analysis_arguments
-
         add_analysis_arguments(parser)
 
     @classmethod
     def evaluate(cls, model, config, encoding, split, args, run) -> dict[str, float]:
-        from zoo.families.crossmodal.analysis import analyse
-
         return analyse(model, config, encoding, split, args, run)
 
 
@@ -267,10 +259,6 @@ def select_device(cuda: int) -> None:
 
 def load_weights_from(model: CrossModalVAE, config: dict[str, Any]) -> None:
     """`--load RUN [--load_epoch N]`: copies the weights of another crossmodal run of the same shape."""
-    from zoo.core.checkpoints import load_model
-    from zoo.core.run_folder import RunFolder
-    from zoo.errors import RunError
-
     other = RunFolder(Path(config["weights_path"]), config["load"])
     if config.get("load_epoch") is not None:
         path = other.checkpoints / f"epoch-{config['load_epoch']:04d}.keras"

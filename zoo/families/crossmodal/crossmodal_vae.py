@@ -39,8 +39,14 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from zoo.families.crossmodal.crossmodal_layers import (Discriminator, GaussianHead, ResidualMLP, gaussian_entropy,
-                                                     gaussian_kl, gaussian_nll)
+from zoo.families.crossmodal.crossmodal_layers import (
+    Discriminator,
+    GaussianHead,
+    ResidualMLP,
+    gaussian_entropy,
+    gaussian_kl,
+    gaussian_nll,
+)
 
 LOSS_TERMS = ("signal_nll", "symbol_nll", "kl_signal", "kl_symbol", "cross")
 

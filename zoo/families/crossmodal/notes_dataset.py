@@ -25,10 +25,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from zoo.atomic import write_json
-from zoo.data.splits import DATA_FORMAT, SPLITS, split_indices
 from zoo.data.safe_pickle import dump_pickle
+from zoo.data.splits import DATA_FORMAT, SPLITS, split_indices
 from zoo.errors import DataError
-from zoo.families.crossmodal.note_labels import DYNAMICS, INSTRUMENTS, VELOCITIES, dynamics_of, octave_of, pitch_class_of
+from zoo.families.crossmodal.note_labels import (
+    DYNAMICS,
+    INSTRUMENTS,
+    VELOCITIES,
+    dynamics_of,
+    octave_of,
+    pitch_class_of,
+)
 from zoo.music import cqt
 from zoo.music.audio import find_soundfont, render_wav
 from zoo.music.score import Score, Track, make_notes

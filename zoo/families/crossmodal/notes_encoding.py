@@ -16,9 +16,23 @@ import numpy as np
 
 from zoo.encodings.base import Encoding, register_encoding
 from zoo.errors import EncodingError, UsageError
-from zoo.families.crossmodal.note_labels import (DYNAMICS, FRAME_SECONDS, INSTRUMENTS, LABEL_SIZES, LABELS, POLYPHONIC,
-                                                 SILENT, TRANSFORM, VELOCITIES, check_instruments, dynamics_of, midi_of,
-                                                 octave_of, pitch_class_of)
+from zoo.families.crossmodal.note_labels import (
+    DYNAMICS,
+    FRAME_SECONDS,
+    INSTRUMENTS,
+    LABEL_SIZES,
+    LABELS,
+    POLYPHONIC,
+    SILENT,
+    TRANSFORM,
+    VELOCITIES,
+    check_instruments,
+    dynamics_of,
+    midi_of,
+    octave_of,
+    pitch_class_of,
+)
+from zoo.families.crossmodal.notes_dataset import build_notes_dataset
 from zoo.music.score import Score, Track, make_notes
 
 
@@ -85,8 +99,6 @@ class NotesEncoding(Encoding):
 
     def build_dataset(self, output_dir, valid_fraction: float, test_fraction: float, seed: int) -> dict:
         """Renders, analyses and splits (by note) the data set into `output_dir`; returns the manifest."""
-        from zoo.families.crossmodal.notes_dataset import build_notes_dataset  # renders with FluidSynth: only when asked
-
         return build_notes_dataset(self, output_dir, valid_fraction, test_fraction, seed)
 
     # ------------------------------------------------------------ normalisation

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from zoo.data.dataset import EncodedSplit, TrainingData, load_split, split_off_validation, split_paths
+from zoo.data.prepare import prepare
 from zoo.errors import DataError, UsageError
 from zoo.families.leadsheet import leadsheet_encoding as ls
 
@@ -49,8 +50,6 @@ def _folder_key(folder: Path, encoding_name: str) -> str:
 
 def prepare_folder(folder: str, encoding_name: str = "poex") -> EncodedSplit:
     """Encodes every score under `folder` once (cached in data/leadsheet_cache/); skipped files are printed."""
-    from zoo.data.prepare import prepare
-
     if folder.startswith("music21:"):
         key = hashlib.sha256(f"{folder}|{encoding_name}".encode()).hexdigest()[:16]
     else:

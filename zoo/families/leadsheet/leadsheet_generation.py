@@ -23,6 +23,7 @@ from zoo.errors import DataError, EncodingError, ScoreReadError, UsageError
 from zoo.families.leadsheet import leadsheet_encoding as ls
 from zoo.families.leadsheet.leadsheet_data import long_enough, parse_time, segment_starts
 from zoo.families.leadsheet.leadsheet_network import LeadSheetGenerator
+from zoo.music.chords import chord_root_and_type, parse_chord
 from zoo.music.score import Score
 
 DEFAULT_CHART = ("Dm7", "G7", "CM7", "CM7")  # sample_scores' chords, one per bar
@@ -30,8 +31,6 @@ DEFAULT_CHART = ("Dm7", "G7", "CM7", "CM7")  # sample_scores' chords, one per ba
 
 def chart_grid(chart: tuple[str, ...], bars: int) -> dict[str, np.ndarray]:
     """{"root" [T], "chord" [T, 12]} of `bars` bars of `chart` (one chord symbol a bar, repeated)."""
-    from zoo.music.chords import chord_root_and_type, parse_chord
-
     roots, chords = [], []
     for bar in range(bars):
         root, vector = chord_root_and_type(*parse_chord(chart[bar % len(chart)]))

@@ -20,7 +20,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.checkpoints import check_weights_file, load_weights_into
 from zoo.core.model_type import ModelType
+from zoo.core.optimizers import make_optimizer
 from zoo.data.dataset import EncodedSplit, TrainingData
 from zoo.errors import DataError, RunError, UsageError
 from zoo.families.leadsheet import leadsheet_encoding as ls
@@ -127,7 +129,6 @@ class LeadSheetModelType(ModelType):
                 args["resume"] = [int(step), path]
             except ValueError:
                 raise UsageError(f"--resume TIMESTEP must be an integer (got '{step}')") from None
-            from zoo.core.checkpoints import check_weights_file
 
             if not Path(path).exists():
                 raise RunError(f"--resume: no parameter file at {path}")
@@ -219,8 +220,6 @@ class LeadSheetModelType(ModelType):
 
     @staticmethod
     def _load_resume_weights(model: keras.Model, path: Path) -> None:
-        from zoo.core.checkpoints import load_weights_into
-
         try:  # arrays only: nothing the file names is rebuilt
             load_weights_into(model, path)
         except RunError as error:
@@ -231,7 +230,6 @@ class LeadSheetModelType(ModelType):
         """-o: for adam the original's (epsilon 1e-8; Keras's default is 1e-7), lr 2e-4 unless --learning_rate."""
         if config.get("optimizer", "adam") == "adam":
             return keras.optimizers.Adam(learning_rate=config.get("learning_rate") or 2e-4, epsilon=1e-8)
-        from zoo.core.optimizers import make_optimizer
 
         return make_optimizer(config["optimizer"], config.get("learning_rate"))
 

@@ -14,8 +14,8 @@ import keras
 import tensorflow as tf
 
 from zoo.core.registry import register_model_type
-from zoo.core.token_model_type import TokenModelType
 from zoo.core.sampling import TokenGenerator
+from zoo.core.token_model_type import TokenModelType
 
 
 @register_model_type

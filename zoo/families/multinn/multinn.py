@@ -34,15 +34,21 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.data.dataset import TrainingData, load_split
+from zoo.core.checkpoints import load_model
+from zoo.core.model_type import ModelType
+from zoo.core.optimizers import make_optimizer
+from zoo.core.registry import register_model_type
+from zoo.core.run_folder import RunFolder
+from zoo.data.corpus import DEFAULT_CORPUS
+from zoo.data.dataset import SEED_DEFAULT_DATA_PATH, TrainingData, load_split, resolve_training_data
+from zoo.data.prepare import prepare, summary
 from zoo.encodings.base import Encoding
 from zoo.errors import DataError, UsageError
 from zoo.families.multinn.multinn_model import ENCODERS, GENERATORS, MODES, STAGES, MultiNN, MultiNNSampler
-from zoo.core.model_type import ModelType
-from zoo.core.registry import register_model_type
+from zoo.families.multinn.multitrack_encoding import MultitrackEncoding
+from zoo.metrics import musegan
 from zoo.music.io import write_pieces
 from zoo.music.score import Score
-from zoo.core.optimizers import make_optimizer
 
 DEFAULT_RNN = {"feedback": [256, 256], "feedback_rnn": [256, 256]}
 DEFAULT_FEEDBACK = {"feedback": [128], "feedback_rnn": [256, 128]}
@@ -77,17 +83,12 @@ DEFAULT_CORPUS_DIR = Path("data/default-multitrack-chorales")
 
 def default_chorale_encoding():
     """The embedded default's encoding: Bach's four voices, C2..B5, sixteenth-note model steps, 4-bar sequences."""
-    from zoo.families.multinn.multitrack_encoding import MultitrackEncoding
-
     return MultitrackEncoding(track_map="parts:4", lowest_pitch=36, highest_pitch=84, steps_per_beat=4,
                               steps_per_model_step=1, sample_beats=16)
 
 
 def ensure_default_chorales(folder: Path = DEFAULT_CORPUS_DIR) -> Path:
     """Prepares the music21 chorales with `default_chorale_encoding` into `folder` unless cached."""
-    from zoo.data.corpus import DEFAULT_CORPUS
-    from zoo.data.prepare import prepare, summary
-
     if not (folder / "manifest.json").is_file():
         print(f"preparing the default corpus ({DEFAULT_CORPUS}, four voices) into {folder} (once)", file=sys.stderr)
         print(summary(prepare([DEFAULT_CORPUS], default_chorale_encoding(), folder, workers=2)), file=sys.stderr)
@@ -187,8 +188,6 @@ class MultINN(ModelType):
     @classmethod
     def resolve_data(cls, args: dict[str, Any]) -> TrainingData:
         """-p's data; without it, the music21 Bach chorales as four voices (parts:4), prepared once."""
-        from zoo.data.dataset import SEED_DEFAULT_DATA_PATH, resolve_training_data
-
         if args.get("data_path") is None and not SEED_DEFAULT_DATA_PATH.is_file():
             args = {**args, "data_path": str(ensure_default_chorales())}
         return resolve_training_data(args, cls)
@@ -235,8 +234,6 @@ class MultINN(ModelType):
     def _encoder_source(cls, config: dict[str, Any], load: bool = True) -> MultiNN | None:
         """The pre-trained model of run `--encoders_from`, checked (from its config.json alone when
         `load` is False, so no TensorFlow op runs before the thread settings) to have this run's DBNs."""
-        from zoo.core.run_folder import RunFolder
-
         run = RunFolder(Path(config["weights_path"]), config["encoders_from"])
         source_config = run.load_config()
         theirs = source_config.get("args", {})
@@ -250,7 +247,6 @@ class MultINN(ModelType):
         path = run.model_file("best")
         if not load:
             return None
-        from zoo.core.checkpoints import load_model
 
         return load_model(path)
 
@@ -397,8 +393,6 @@ class MultINN(ModelType):
 
 def track_metrics(scores: list[Score]) -> dict[str, float]:
     """Mean over `scores` of the MuseGAN metrics per track (eb, upc, qn; dp for drums) and per pair (td)."""
-    from zoo.metrics import musegan
-
     table: dict[str, list[float]] = {}
     for score in scores:
         for track in score.tracks:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data.dataset import EncodedSplit
+from zoo.data.music_files import find_music_files, read_scores
 from zoo.encodings.base import Encoding
 from zoo.errors import DataError, EncodingError, ScoreReadError, UsageError
 from zoo.families.musicvae.melody_encoding import STEPS_PER_BAR
@@ -55,8 +56,6 @@ def first_window(path: str, encoding: Encoding, slice_bar: int) -> np.ndarray:
 
 def encode_folder(folder: str, encoding: Encoding, workers: int) -> EncodedSplit:
     """The seed's `train_dir`/`eval_dir`: every music file under `folder`, melody-encoded (unreadable ones skipped)."""
-    from zoo.data.music_files import find_music_files, read_scores
-
     if not Path(folder).is_dir():
         raise DataError(f"train_dir/eval_dir {folder} is not a folder")
     files = find_music_files([folder])

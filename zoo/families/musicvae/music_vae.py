@@ -21,13 +21,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.checkpoints import load_weights_into
 from zoo.core.model_type import ModelType
 from zoo.core.optimizers import make_optimizer
 from zoo.core.registry import register_model_type
-from zoo.data.dataset import EncodedSplit, TrainingData
+from zoo.data.dataset import EncodedSplit, TrainingData, split_off_validation
+from zoo.encodings import encoding_from_config
 from zoo.encodings.base import Encoding
 from zoo.errors import DataError, UsageError
 from zoo.families.musicvae.melody_data import encode_folder, first_window, melody_windows
+from zoo.families.musicvae.melody_encoding import MelodyEncoding
 from zoo.families.musicvae.musicvae_callbacks import ReconstructionLogger, RelativeReduceLROnPlateau, StepPrinter
 from zoo.families.musicvae.musicvae_config import CONFIG_FLAGS, JSON_FLAGS, resolve_config
 from zoo.families.musicvae.vae_inference import compiled_functions, decode_z, reconstruction_metrics, slerp
@@ -89,8 +92,6 @@ class MusicVAE(ModelType):
         vae = args["musicvae"]
         if not vae.get("train_dir"):
             return super().resolve_data(args)
-        from zoo.data.dataset import split_off_validation
-        from zoo.families.musicvae.melody_encoding import MelodyEncoding
 
         encoding = MelodyEncoding()
         train = encode_folder(vae["train_dir"], encoding, vae["num_workers"])
@@ -149,8 +150,6 @@ class MusicVAE(ModelType):
 
     @classmethod
     def _validation_melody(cls, config: dict[str, Any]) -> np.ndarray:
-        from zoo.encodings import encoding_from_config
-
         data = cls.resolve_data(config)
         windows = melody_windows(data.valid.pieces, encoding_from_config(data.encoding_config),
                                  config["musicvae"]["slice_bar"])
@@ -223,7 +222,5 @@ class MusicVAE(ModelType):
 
 def load_checkpoint_weights(model: keras.Model, path: str) -> None:
     """`ckpt_path`: starts from the weights of a saved MusicVAE (.keras or .weights.h5) of the same shape."""
-    from zoo.core.checkpoints import load_weights_into
-
     load_weights_into(model, path)
     print(f"starting from the weights of {path}", file=sys.stderr)

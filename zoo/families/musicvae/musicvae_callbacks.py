@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.families.musicvae.melody_encoding import MelodyEncoding
 from zoo.families.musicvae.vae_inference import compiled_functions, decode_z
 
 
@@ -85,7 +86,6 @@ class ReconstructionLogger(keras.callbacks.Callback):
         step = int(self.model.optimizer.iterations.numpy())
         if step % self.interval:
             return
-        from zoo.families.musicvae.melody_encoding import MelodyEncoding
         from zoo.music.io import write_piece
         from zoo.music.pianoroll import pianoroll_image
 

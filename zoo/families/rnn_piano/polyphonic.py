@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data.splits import DATA_FORMAT
 from zoo.data.safe_pickle import dump_pickle
+from zoo.data.splits import DATA_FORMAT
+from zoo.encodings.pianoroll import PianorollEncoding
 from zoo.errors import DataError
 
 LOWEST_PITCH, NUM_KEYS = 21, 88
@@ -29,8 +30,6 @@ BUNDLED_JSB = Path(__file__).resolve().parent / "benchmarks" / "JSB_Chorales.jso
 
 def encoding_config(frames_per_beat: int = 1) -> dict:
     """The `pianoroll` encoding config of an 88-key roll with `frames_per_beat` frames a quarter note."""
-    from zoo.encodings.pianoroll import PianorollEncoding
-
     return PianorollEncoding(lowest_pitch=LOWEST_PITCH, num_pitches=NUM_KEYS, steps_per_beat=frames_per_beat,
                              beats_per_bar=4, bars_per_sample=1).to_config()
 

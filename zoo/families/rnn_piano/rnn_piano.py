@@ -39,8 +39,14 @@ from zoo.core.run_folder import RunFolder
 from zoo.data.dataset import EncodedSplit, TrainingData, load_split, resolve_training_data
 from zoo.errors import DataError, UsageError
 from zoo.families.rnn_piano.piano_roll_estimator_model import PianoRollEstimatorModel
-from zoo.families.rnn_piano.polyphonic import (BUNDLED_JSB, LOWEST_PITCH, NUM_KEYS, encoding_config,
-                                               read_polyphonic_json, write_split_pickles)
+from zoo.families.rnn_piano.polyphonic import (
+    BUNDLED_JSB,
+    LOWEST_PITCH,
+    NUM_KEYS,
+    encoding_config,
+    read_polyphonic_json,
+    write_split_pickles,
+)
 from zoo.families.rnn_piano.roll_data import chunk_rolls, intro_rolls, roll_dataset
 from zoo.families.rnn_piano.roll_likelihood import ais_log_z, nade_nll_sum
 from zoo.families.rnn_piano.roll_sampler import compiled_sampler, sample_rolls

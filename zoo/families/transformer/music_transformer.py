@@ -26,11 +26,11 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from zoo.core.registry import register_model_type
+from zoo.core.sampling import TokenGenerator
+from zoo.core.token_model_type import TokenModelType
 from zoo.errors import UsageError
 from zoo.families.transformer.transformer_block import TransformerBlock
-from zoo.core.registry import register_model_type
-from zoo.core.token_model_type import TokenModelType
-from zoo.core.sampling import TokenGenerator
 
 SEED_BLOCK_DROPOUT = 0.1  # the seed's TransformerBlock(rate=0.1), used when --transformer_dropout_prob is unset
 
