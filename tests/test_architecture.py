@@ -71,6 +71,22 @@ def test_prepare_runs_without_tensorflow(tmp_path, chorale_files):
     assert not report["tensorflow"] and (tmp_path / "data" / "train.pkl").is_file()
 
 
+def test_loading_a_keras_file_imports_the_family_it_names_alone(tmp_path):
+    path = tmp_path / "block.keras"
+    _run_and_report(f"""
+        import keras
+        from zoo.core.checkpoints import save_model
+        from zoo.families.transformer.transformer_block import TransformerBlock
+        inputs = keras.Input((8, 16))
+        save_model(keras.Model(inputs, TransformerBlock(num_heads=2, ff_dim=8, max_seq_len=8)(inputs)), {str(path)!r})
+    """)
+    report = _run_and_report(f"""
+        from zoo.core.checkpoints import load_model
+        assert load_model({str(path)!r}).count_params() > 0
+    """)
+    assert report["families"] == ["transformer"]
+
+
 def test_every_registered_name_is_registered_by_the_module_the_table_names():
     from zoo.core import registry
     from zoo.encodings import base

@@ -20,6 +20,7 @@ from typing import Any, Iterator
 import keras
 
 from zoo.atomic import atomic_path
+from zoo.core.registry import import_family
 from zoo.errors import RunError
 
 MAX_CONFIG_BYTES = 64 << 20  # a zoo model's config.json is well under 1 MiB; refuse absurd ones unread
@@ -52,8 +53,9 @@ def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
 def load_model(path: str | os.PathLike) -> keras.Model:
     """Loads a `.keras` file after `check_keras_file`, in Keras safe mode; RunError when corrupt or unsafe.
 
-    The file's family must be imported first (`zoo.core.registry.get_model_type` of its run's model
-    type does it): its layers are then registered, and no other family's are.
+    The check imports the family whose classes the file names (files written before the families had
+    folders name old modules: their family must be imported first, as `get_model_type` of the run's
+    model type does), and no other family.
     """
     path = Path(path)
     check_keras_file(path)
@@ -108,7 +110,8 @@ def check_keras_file(path: str | os.PathLike) -> None:
     Reads `config.json` from the zip as plain JSON (nothing is imported) and refuses: Python lambdas
     (a `keras.layers.Lambda(lambda ...)`), modules outside keras.* / zoo.*, unsafe Keras namespaces,
     registered names that resolve to another package's objects, and archive members with absolute
-    or `..` paths. Imports nothing: a zoo object is accepted only when its family is already loaded.
+    or `..` paths. The one import it makes is the family that the file's zoo classes name
+    (`zoo.families.<family>.…`), through the registry's table, so that their names resolve.
     """
     path = Path(path)
     _refuse_non_file(path)
@@ -137,6 +140,8 @@ def check_keras_file(path: str | os.PathLike) -> None:
         raise RunError(f"cannot load {path}: its config.json is not valid JSON ({str(error)[:120]})") from None
     if isinstance(config, dict):  # loaded with compile=False: Keras drops the top-level compile_config unread
         config = {key: value for key, value in config.items() if key != "compile_config"}
+    for family in sorted(_families_named(config)):
+        import_family(family)
     for node in _dicts(config):
         problem = _unsafe_reference(node)
         if problem:
@@ -154,6 +159,16 @@ def _dicts(config: Any) -> Iterator[dict]:
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
+
+
+def _families_named(config: Any) -> set[str]:
+    """The families whose modules the config names ('zoo.families.gan.gan_model' -> 'gan')."""
+    families = set()
+    for node in _dicts(config):
+        parts = node.get("module").split(".") if isinstance(node.get("module"), str) else []
+        if len(parts) >= 4 and parts[:2] == ["zoo", "families"]:
+            families.add(parts[2])
+    return families
 
 
 def _trusted(module: Any) -> bool:

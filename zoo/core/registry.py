@@ -47,6 +47,13 @@ def register_model_type(cls: type["ModelType"]) -> type["ModelType"]:
     return cls
 
 
+def import_family(family: str) -> None:
+    """Imports the modules that register the model types of `zoo/families/<family>/` (nothing for an
+    unknown family): what loading a `.keras` file whose classes come from that family needs."""
+    for module in sorted({m for m in MODEL_TYPE_MODULES.values() if m.startswith(f"{_FAMILIES}.{family}.")}):
+        importlib.import_module(module)
+
+
 def model_type_names() -> list[str]:
     """Every model-type name the zoo knows, sorted (imports no family)."""
     return sorted(MODEL_TYPE_MODULES)
