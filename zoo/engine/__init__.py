@@ -1,0 +1,1 @@
+"""Runs any family through the registry: training, generation, evaluation, export."""

@@ -1,0 +1,1 @@
+"""Cross-modal VAEs between instrument audio and note labels (`-m crossmodal`), and the `notes` encoding."""

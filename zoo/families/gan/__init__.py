@@ -1,0 +1,1 @@
+"""MechanicalBach's GAN (`-m gan`)."""

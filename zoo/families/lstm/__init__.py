@@ -1,0 +1,1 @@
+"""MechanicalBach's LSTM composer (`-m lstm`)."""

@@ -1,0 +1,1 @@
+"""MultINN's multi-track generators (`-m multinn`) and the `multitrack` encoding."""

@@ -1,0 +1,1 @@
+"""MusicVAE, flat and hierarchical melody VAEs (`-m musicvae`), and its `melody` encoding."""

@@ -1,0 +1,1 @@
+"""Music Transformer with relative attention, in MechanicalBach's flags (`-m transformer`)."""
