@@ -6,10 +6,9 @@ CATEGORICAL, ARGMAX); it is traced once and also serves as the SavedModel's `gen
 """
 from __future__ import annotations
 
-import weakref
-
 import tensorflow as tf
 
+from zoo.core.model_cache import per_model
 from zoo.encodings.base import Encoding
 from zoo.encodings.numeric import NUM_RESERVED
 from zoo.families.gan.gan_model import GAN
@@ -66,11 +65,6 @@ class GANSampler(tf.Module):
         return tf.switch_case(mode, [lambda: thresholded, lambda: bernoulli, lambda: one_hot, lambda: one_hot])
 
 
-_SAMPLERS: "weakref.WeakKeyDictionary[GAN, GANSampler]" = weakref.WeakKeyDictionary()
-
-
 def sampler_of(model: GAN, encoding: Encoding) -> GANSampler:
     """The model's sampler, created (and traced) once per model."""
-    if model not in _SAMPLERS:
-        _SAMPLERS[model] = GANSampler(model, NUM_RESERVED if encoding.name == "numeric" else 0)
-    return _SAMPLERS[model]
+    return per_model(model, "sampler", lambda: GANSampler(model, NUM_RESERVED if encoding.name == "numeric" else 0))

@@ -26,7 +26,6 @@ import argparse
 import itertools
 import math
 import sys
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.core.checkpoints import load_model
+from zoo.core.model_cache import per_model
 from zoo.core.model_type import ModelType
 from zoo.core.optimizers import make_optimizer
 from zoo.core.registry import register_model_type
@@ -95,14 +95,11 @@ def ensure_default_chorales(folder: Path = DEFAULT_CORPUS_DIR) -> Path:
     return folder
 
 
-_SAMPLERS: "weakref.WeakKeyDictionary[MultiNN, MultiNNSampler]" = weakref.WeakKeyDictionary()
 
 
 def sampler_of(model: MultiNN) -> MultiNNSampler:
     """The model's compiled sampler, created (and traced) once per model."""
-    if model not in _SAMPLERS:
-        _SAMPLERS[model] = MultiNNSampler(model)
-    return _SAMPLERS[model]
+    return per_model(model, "sampler", lambda: MultiNNSampler(model))
 
 
 @register_model_type

@@ -6,30 +6,26 @@ of `python -m zoo evaluate`. The model type (music_vae.py) and the training call
 from __future__ import annotations
 
 import math
-import weakref
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.model_cache import per_model
 from zoo.families.musicvae.melody_encoding import STEPS_PER_BAR
 from zoo.families.musicvae.vae_model import MusicVAEModel
-
-_GENERATORS: "weakref.WeakKeyDictionary[MusicVAEModel, dict]" = weakref.WeakKeyDictionary()
 
 
 def compiled_functions(model: MusicVAEModel) -> dict[str, Any]:
     """The model's encode/decode graphs, traced once per model (fixed input signatures)."""
-    if model not in _GENERATORS:
-        T, Z = model.seq_len, model.z_size
-        _GENERATORS[model] = {
-            "encode": tf.function(lambda melody: model.encode(melody),
-                                  input_signature=[tf.TensorSpec([None, T], tf.int32)]),
-            "decode": tf.function(lambda z, temperature, seed: model.generate(z, temperature, seed),
-                                  input_signature=[tf.TensorSpec([None, Z], tf.float32),
-                                                   tf.TensorSpec([], tf.float32), tf.TensorSpec([2], tf.int32)]),
-        }
-    return _GENERATORS[model]
+    T, Z = model.seq_len, model.z_size
+    return per_model(model, "encode_decode", lambda: {
+        "encode": tf.function(lambda melody: model.encode(melody),
+                              input_signature=[tf.TensorSpec([None, T], tf.int32)]),
+        "decode": tf.function(lambda z, temperature, seed: model.generate(z, temperature, seed),
+                              input_signature=[tf.TensorSpec([None, Z], tf.float32),
+                                               tf.TensorSpec([], tf.float32), tf.TensorSpec([2], tf.int32)]),
+    })
 
 
 def decode_z(model: MusicVAEModel, z: np.ndarray, temperature: float, seed: int) -> np.ndarray:

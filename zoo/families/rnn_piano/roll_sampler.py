@@ -1,24 +1,19 @@
 """Generating piano-rolls with a trained rnn_nade / rnn_rbm: the compiled sampling loop, traced once per model."""
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.model_cache import per_model
 from zoo.families.rnn_piano.piano_roll_estimator_model import PianoRollEstimatorModel
 from zoo.families.rnn_piano.polyphonic import NUM_KEYS
-
-_SAMPLERS: "weakref.WeakKeyDictionary[PianoRollEstimatorModel, tf.types.experimental.GenericFunction]" = (
-    weakref.WeakKeyDictionary())
 
 
 def compiled_sampler(model: PianoRollEstimatorModel):
     """The model's generation loop, traced once: (primer [B, P, 88], steps, seed [2], temperature) -> [B, steps, 88]."""
-    sampler = _SAMPLERS.get(model)
-    if sampler is None:
-        estimator = model.estimator
+    estimator = model.estimator
 
+    def build():
         @tf.function(input_signature=[tf.TensorSpec([None, None, NUM_KEYS], tf.float32, name="primer"),
                                       tf.TensorSpec([], tf.int32, name="num_steps"),
                                       tf.TensorSpec([2], tf.int32, name="seed"),
@@ -26,8 +21,9 @@ def compiled_sampler(model: PianoRollEstimatorModel):
         def sampler(primer, num_steps, seed, temperature):
             return estimator.sample_sequence(primer, num_steps, seed, temperature)
 
-        _SAMPLERS[model] = sampler  # beside the model, not on it: Keras would track it
-    return sampler
+        return sampler
+
+    return per_model(model, "sampler", build)
 
 
 def sample_rolls(model, primer: np.ndarray, length: int, seed: int, temperature: float = 1.0) -> np.ndarray:
