@@ -74,7 +74,7 @@ def load_leadsheet_split(path: Path) -> EncodedSplit:
     return split
 
 
-def resolve_training_data(args: dict[str, Any]) -> TrainingData:
+def resolve_leadsheet_data(args: dict[str, Any]) -> TrainingData:
     """Train and validation splits of the flags: --dataset folders, else -p pickles, else music21's lead sheets;
     validation from --validation, else the prepared valid split, else --validation_split (0.1) of the pieces."""
     name = "poex"  # every lead-sheet encoding stores the same grid: one cache serves all model types

@@ -31,7 +31,7 @@ from zoo.families.leadsheet.leadsheet_data import (
     folder_groups,
     long_enough,
     parse_time,
-    resolve_training_data,
+    resolve_leadsheet_data,
     segment_starts,
 )
 from zoo.families.leadsheet.leadsheet_generation import (
@@ -146,7 +146,7 @@ class LeadSheetModelType(ModelType):
     # ------------------------------------------------------------ data
     @classmethod
     def resolve_data(cls, args: dict[str, Any]) -> TrainingData:
-        return resolve_training_data(args)
+        return resolve_leadsheet_data(args)
 
     @classmethod
     def datasets(cls, data: TrainingData, encoding, config: dict[str, Any]):
