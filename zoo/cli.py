@@ -79,7 +79,8 @@ def _training_parser() -> _Parser:
     p.add_argument("-l", "--loss_function", default="sparse_categorical_crossentropy", help="loss function")
     p.add_argument("-o", "--optimizer", default="adam", help="optimizer (adam, adamw, rmsprop, sgd, ...)")
     p.add_argument("-b", "--batch_size", type=int, default=64, help="batch size (global, over all replicas)")
-    p.add_argument("-e", "--epochs", type=int, default=10, help="number of epochs")
+    p.add_argument("-e", "--epochs", type=int, default=None,
+                   help="number of epochs (default 10; on --resume_auto: the run's own count)")
     p.add_argument("-d", "--data_mode", type=_lower, default=None,
                    help="encoding of the data (default: the model type's; must match the pickle)")
     p.add_argument("-s", "--seq_len", type=int, default=50, help="length of the training windows")
@@ -93,6 +94,15 @@ def _training_parser() -> _Parser:
     z.add_argument("--steps_per_epoch", type=int, default=None, help="batches per epoch (default: one pass)")
     z.add_argument("--seed", type=int, default=0, help="random seed")
     z.add_argument("--resume_auto", action="store_true", help="continue run NAME from weights/NAME/backup/")
+    z.add_argument("--init_from", default=None, metavar="RUN[:best|last|final]|FILE",
+                   help="start from the weights of another run (under -w; its best model unless :last or :final) "
+                        "or of a .keras / .weights.h5 file, with a fresh optimizer at epoch 0 (fine-tuning)")
+    z.add_argument("--patience", type=int, default=None,
+                   help="stop after this many epochs without a val_loss lower by --min_delta (default: never)")
+    z.add_argument("--min_delta", type=float, default=0.0,
+                   help="the smallest fall of val_loss that counts as better, for --patience (default 0)")
+    z.add_argument("--max_steps", type=int, default=None,
+                   help="stop after this many training steps (batches) in all, counted across resumes")
     z.add_argument("--check_nan", action="store_true", help="stop at a NaN loss, keeping the last good checkpoint")
     z.add_argument("--validation_split", type=float, default=None,
                    help="fraction of training pieces to validate on (default: valid.pkl beside the data, else 0.1)")
@@ -146,8 +156,28 @@ def parse_training_args(argv: Sequence[str] | None = None) -> dict:
         raise UsageError(f"unrecognized argument {rest[0]} (see training.py -m {model_type.name} --help)")
     merged = {**vars(args), **vars(own)}
     merged["jit_compile"] = {"auto": "auto", "true": True, "false": False}[merged["jit_compile"]]
-    _check_positive(merged, ["batch_size", "epochs", "seq_len"])
+    _check_positive(merged, ["batch_size", "epochs", "seq_len", "max_steps"])
+    _check_not_negative(merged, ["patience", "min_delta"])
+    if merged["resume_auto"]:
+        # A resume keeps the run's own length of training unless the command line changes it: a default
+        # (10 epochs, or the type's) must not replace the count the run was started with.
+        given = _given_flags(general, argv)
+        for name in ("epochs", "max_steps", "patience", "min_delta"):
+            if name not in given:
+                merged[name] = None
     return merged
+
+
+def _given_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """The dests of `parser`'s options that `argv` spells out (as `-e 5`, `-e5`, `--epochs=5`)."""
+    given = set()
+    for action in parser._actions:
+        for option in action.option_strings:
+            long_form = option.startswith("--")
+            if any(token == option or token.startswith(option + "=") or (not long_form and token.startswith(option))
+                   for token in argv):
+                given.add(action.dest)
+    return given
 
 
 def _print_help(general: _Parser, model_flags, argv: list[str]) -> None:
@@ -166,6 +196,12 @@ def _check_positive(args: dict, names: list[str]) -> None:
     for name in names:
         if args[name] is not None and args[name] < 1:
             raise UsageError(f"--{name} must be at least 1 (got {args[name]})")
+
+
+def _check_not_negative(args: dict, names: list[str]) -> None:
+    for name in names:
+        if args[name] is not None and args[name] < 0:
+            raise UsageError(f"--{name} must be 0 or more (got {args[name]})")
 
 
 def training_main(argv: Sequence[str] | None = None) -> None:

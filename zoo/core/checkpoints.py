@@ -23,7 +23,10 @@ from zoo.atomic import atomic_path
 from zoo.core.registry import import_family
 from zoo.errors import RunError
 
-MAX_CONFIG_BYTES = 64 << 20  # a zoo model's config.json is well under 1 MiB; refuse absurd ones unread
+MAX_CONFIG_BYTES = 64 << 20
+# The zoo's own member of a `.keras` zip: what the trainer knew of the file when it wrote it (the epoch, the
+# validation loss of best.keras), inside the one atomic write, so the file and its score never disagree.
+ZOO_MEMBER = "zoo.json"  # a zoo model's config.json is well under 1 MiB; refuse absurd ones unread
 _TRUSTED_PACKAGES = ("keras", "zoo")
 # Keras namespaces whose functions read or write files, reach the network, or change global
 # settings: nothing a model's layers need, so a config that names them is refused.
@@ -38,10 +41,28 @@ _KERAS_BUILTIN_SPACES = ("activations", "constraints", "initializers", "losses",
 _VALUE_CLASS_NAMES = frozenset({"__numpy__", "__bytes__", "__tensor__", "__slice__", "__ellipsis__"})
 
 
-def save_model(model: keras.Model, path: str | os.PathLike) -> None:
-    """Writes a `.keras` file atomically: a crash mid-write leaves the previous file intact."""
+def save_model(model: keras.Model, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> None:
+    """Writes a `.keras` file atomically: a crash mid-write leaves the previous file intact.
+
+    `metadata` (plain JSON) goes into the same zip (see `read_model_metadata`); Keras ignores it.
+    """
     with atomic_path(path) as tmp:
         model.save(tmp)
+        if metadata:
+            with zipfile.ZipFile(tmp, "a") as archive:
+                archive.writestr(ZOO_MEMBER, json.dumps(metadata, sort_keys=True))
+
+
+def read_model_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The `metadata` that `save_model` stored in a `.keras` file; {} for none, a missing or an unreadable file."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if ZOO_MEMBER not in archive.namelist() or archive.getinfo(ZOO_MEMBER).file_size > 1 << 20:
+                return {}
+            metadata = json.loads(archive.read(ZOO_MEMBER))
+    except (OSError, zipfile.BadZipFile, zlib.error, ValueError, EOFError):
+        return {}
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
@@ -78,9 +99,32 @@ def load_weights_into(model: keras.Model, path: str | os.PathLike) -> None:
     try:
         model.load_weights(path)
     except Exception as error:  # shape mismatch, corrupt h5 or zip
+        difference = _first_difference(model, path)
+        if difference:
+            raise RunError(f"the weights of {path} do not fit this model: {difference}") from None
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise RunError(f"cannot load weights from {path}: they do not fit this model or the file is corrupt "
                        f"({reason[:200]})") from None
+
+
+def _first_difference(model: keras.Model, path: Path) -> str | None:
+    """Names the first weight whose shape differs between `model` and the `.keras` model at `path`, if any."""
+    if not path.name.endswith(".keras"):
+        return None
+    try:
+        other = load_model(path)
+    except RunError:
+        return None
+    if type(other).__name__ != type(model).__name__:
+        return f"it holds a {type(other).__name__}, this run builds a {type(model).__name__}"
+    mine, theirs = model.weights, other.weights
+    for index, (a, b) in enumerate(zip(mine, theirs)):
+        if tuple(a.shape) != tuple(b.shape):
+            return (f"weight {index} ({a.path}) is {tuple(a.shape)} here but {tuple(b.shape)} in the file "
+                    "(a different size flag or encoding)")
+    if len(mine) != len(theirs):
+        return f"this model has {len(mine)} weights, the file's {len(theirs)} (a different layer count or option)"
+    return None
 
 
 def check_weights_file(path: str | os.PathLike) -> None:

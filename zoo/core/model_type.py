@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import abc
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import keras
 
+from zoo.core.checkpoints import load_weights_into
 from zoo.data.dataset import resolve_training_data
 from zoo.errors import UsageError
 
@@ -26,6 +28,20 @@ if TYPE_CHECKING:
     from zoo.data.dataset import EncodedSplit, TrainingData
     from zoo.encodings.base import Encoding
     from zoo.music.score import Score
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingContext:
+    """What the trainer hands to a model type's training hooks, so none re-reads config.json or the data.
+
+    `config` is the run's flat flag dict, as saved in config.json's "args"; `data` the splits it trains
+    and validates on; `encoding` the data's encoding object.
+    """
+
+    run: "RunFolder"
+    config: dict[str, Any]
+    data: "TrainingData"
+    encoding: "Encoding"
 
 
 class ModelType(abc.ABC):
@@ -43,6 +59,10 @@ class ModelType(abc.ABC):
     flag_defaults: ClassVar[dict[str, Any]] = {}
     # Export formats besides "savedmodel" (see `write_export`).
     export_formats: ClassVar[tuple[str, ...]] = ()
+    # The seeds' own spellings of general flags: {own flag's dest: general dest}, e.g. MultINN's
+    # {"early_stopping": "patience"}. The trainer moves the value over, from the command line and from
+    # the config.json of older runs alike, so the general flag is the one the engine reads.
+    flag_aliases: ClassVar[dict[str, str]] = {}
 
     # ------------------------------------------------------------ command line
     @classmethod
@@ -82,9 +102,28 @@ class ModelType(abc.ABC):
         """Compiles `model` (optimizers, losses, metrics) as the flags say; called inside the strategy scope."""
 
     @classmethod
-    def callbacks(cls, config: dict[str, Any], run: "RunFolder") -> list[keras.callbacks.Callback]:
-        """Extra Keras callbacks of this type (e.g. a learning-rate schedule on plateau)."""
+    def callbacks(cls, context: TrainingContext) -> list[keras.callbacks.Callback]:
+        """Extra Keras callbacks of this type (e.g. a learning-rate schedule on plateau).
+
+        Early stopping, the step limit, checkpoints, logs and samples are the trainer's: a type adds none.
+        """
         return []
+
+    @classmethod
+    def initialize_from_data(cls, model: keras.Model, context: TrainingContext) -> None:
+        """Sets what a new model takes from its training data (e.g. visible biases from note rates).
+
+        Called for a run that starts from scratch only: not on --init_from, nor on a resume.
+        """
+
+    @classmethod
+    def warm_start(cls, model: keras.Model, path: Path) -> None:
+        """Loads `--init_from`'s weights (a checked `.keras` or `.weights.h5` file) into the new, built model.
+
+        The default copies every weight; a type whose seed copies a part (a discriminator that only one side
+        has, say) overrides it. Raises RunError naming what does not fit.
+        """
+        load_weights_into(model, path)
 
     @classmethod
     def initial_epoch(cls, config: dict[str, Any]) -> int:

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.model_cache import per_model
 from zoo.core.model_type import ModelType
 from zoo.core.optimizers import make_optimizer
 from zoo.core.sampling import TokenGenerator, sample_tokens
@@ -35,6 +36,11 @@ class TokenModelType(ModelType):
         """The compiled sampling loop over `model` (its `generate` is also the SavedModel endpoint)."""
 
     @classmethod
+    def sampler(cls, model: keras.Model, config: dict[str, Any]) -> TokenGenerator:
+        """The model's `token_generator`, built (and its loop traced) once per loaded model."""
+        return per_model(model, "token_generator", lambda: cls.token_generator(model, config))
+
+    @classmethod
     def datasets(cls, data: TrainingData, encoding: Encoding, config: dict[str, Any]):
         train = token_windows(data.train.pieces, config["seq_len"])
         valid = token_windows(data.valid.pieces, config["seq_len"])
@@ -46,11 +52,6 @@ class TokenModelType(ModelType):
 
     @classmethod
     def compile(cls, model: keras.Model, config: dict[str, Any]) -> None:
-        if config["loss_function"] not in cls.loss_functions:
-            raise UsageError(
-                f"loss '{config['loss_function']}' does not apply to model type '{cls.name}' "
-                f"(it takes: {', '.join(cls.loss_functions)})"
-            )
         model.compile(
             optimizer=make_optimizer(config["optimizer"], config.get("learning_rate")),
             # The models emit float32 logits; PAD is never a target.
@@ -61,7 +62,7 @@ class TokenModelType(ModelType):
 
     @classmethod
     def sample_scores(cls, model, config, encoding, num_outputs, seed, length=None) -> list[Score]:
-        generator = cls.token_generator(model, config)
+        generator = cls.sampler(model, config)
         tokens = sample_tokens(generator, num_outputs, length or config.get("sample_length", 256), seed=seed)
         return [encoding.decode(piece) for piece in tokens]
 
@@ -79,7 +80,7 @@ class TokenModelType(ModelType):
         if args["length"] < 1:
             raise UsageError(f"--length must be at least 1 (got {args['length']})")
         primer = encode_primer(args["primer"], encoding, args.get("primer_max_tokens")) if args.get("primer") else None
-        generator = cls.token_generator(model, config)
+        generator = cls.sampler(model, config)
         tokens = sample_tokens(generator, args["num_outputs"], args["length"], seed=args["seed"], primer=primer,
                                temperature=args["temperature"], top_k=args["top_k"], top_p=args["top_p"])
         scores = (encoding.decode(piece if primer is None else np.concatenate([primer, piece])) for piece in tokens)

@@ -4,13 +4,14 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from zoo.atomic import write_json
-from zoo.core.checkpoints import save_model, save_weights
+from zoo.core.checkpoints import read_model_metadata, save_model, save_weights
 from zoo.errors import RunError
 from zoo.music.io import write_piece
 from zoo.music.pianoroll import pianoroll_image
@@ -36,6 +37,32 @@ class NaNGuard(keras.callbacks.Callback):
         if self.stopped_at is None and not _finite(logs):
             self.stopped_at = (self.epoch + 1, batch + 1)
             self.model.stop_training = True
+
+
+class StepLimit(keras.callbacks.Callback):
+    """`--max_steps`: stops training once this many batches have been trained, counted across resumes."""
+
+    resume_attributes = ("steps",)
+
+    def __init__(self, max_steps: int, steps: int = 0):
+        super().__init__()
+        self.max_steps, self.steps = max_steps, steps
+
+    @property
+    def reached(self) -> bool:
+        return self.steps >= self.max_steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        if self.reached:
+            self.model.stop_training = True
+
+
+def early_stopping(patience: int | None, min_delta: float) -> keras.callbacks.EarlyStopping | None:
+    """`--patience N --min_delta D` on the validation loss; None when N is unset or 0."""
+    if not patience:
+        return None
+    return keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, min_delta=min_delta)
 
 
 # What a resumed run must get back of the stateful callbacks: their patience counters and best values.
@@ -64,8 +91,10 @@ class Checkpointer(keras.callbacks.Callback):
     All files are written atomically, and nothing is written for an epoch whose loss is not
     finite, so the last good checkpoint survives a diverging run. The backup is
     `epoch-NNNN.weights.h5` (weights plus optimizer state) and then `state.json`
-    ({"epoch", "best_val_loss", "weights", "callbacks"}), which names it: state.json is the commit
-    point, so a kill between the two writes resumes from the previous, complete epoch.
+    ({"epoch", "best_val_loss", "weights", "callbacks", "committed_at"}), which names it: state.json is
+    the commit point, so a kill between the two writes resumes from the previous, complete epoch.
+    `best.keras` carries its own epoch and val_loss (`read_model_metadata`), so a kill after it is
+    written and before state.json still resumes against the best score on disk (`resume_best_val_loss`).
 
     `stateful` are the callbacks whose counters survive a resume (see `resume_attributes`): this
     callback must come after them in the list, so it saves their state after their epoch-end update
@@ -93,14 +122,15 @@ class Checkpointer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if not _finite(logs):
             return
-        save_model(self.model, self.checkpoints / "last.keras")
+        save_model(self.model, self.checkpoints / "last.keras", {"epoch": epoch + 1})
         if _finite(logs, "val_loss") and logs["val_loss"] < self.best_val_loss:
             self.best_val_loss = float(logs["val_loss"])
-            save_model(self.model, self.checkpoints / "best.keras")
+            save_model(self.model, self.checkpoints / "best.keras",
+                       {"epoch": epoch + 1, "val_loss": self.best_val_loss})
         weights = f"epoch-{epoch + 1:04d}.weights.h5"
         save_weights(self.model, self.backup / weights)
         write_json({"epoch": epoch + 1, "best_val_loss": self.best_val_loss, "weights": weights,
-                    "callbacks": self.callback_states()}, self.backup / "state.json")
+                    "callbacks": self.callback_states(), "committed_at": time.time()}, self.backup / "state.json")
         for old in self.backup.glob("epoch-*.weights.h5"):
             if old.name != weights:
                 old.unlink()
@@ -126,9 +156,24 @@ def read_backup_state(backup: Path) -> dict | None:
         state["weights"] = Path(backup) / name
         state["epoch"] = int(state["epoch"])
         state["best_val_loss"] = float(state.get("best_val_loss", math.inf))
+        # Older states have no commit time: the file's own time is when it was committed.
+        state["committed_at"] = float(state.get("committed_at") or state_path.stat().st_mtime)
     except (ValueError, KeyError, TypeError) as error:  # written atomically, so only a foreign hand gets here
         raise RunError(f"{state_path} is corrupt ({error}); move the backup folder away to start over") from None
     return state if state["weights"].is_file() else None
+
+
+def resume_best_val_loss(state: dict, checkpoints: Path) -> float:
+    """The best val_loss a resumed run must beat: the backup's, or best.keras's own when lower.
+
+    best.keras is written before state.json; a kill in between leaves a best.keras better than the
+    backup knows, which a redone epoch must not overwrite with a worse model.
+    """
+    on_disk = read_model_metadata(Path(checkpoints) / "best.keras").get("val_loss")
+    best = state["best_val_loss"]
+    if isinstance(on_disk, (int, float)) and math.isfinite(on_disk):
+        best = min(best, float(on_disk))
+    return best
 
 
 class SampleWriter(keras.callbacks.Callback):

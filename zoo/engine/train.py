@@ -19,12 +19,21 @@ import tensorflow as tf
 
 from zoo.atomic import atomic_path, remove_temporaries
 from zoo.core.checkpoints import load_weights_into, save_model
+from zoo.core.model_type import ModelType, TrainingContext
 from zoo.core.registry import get_model_type
 from zoo.core.run_folder import RunFolder
 from zoo.encodings import encoding_from_config
-from zoo.engine.callbacks import Checkpointer, NaNGuard, SampleWriter, read_backup_state
+from zoo.engine.callbacks import (Checkpointer, NaNGuard, SampleWriter, StepLimit, early_stopping,
+                                  read_backup_state, resume_best_val_loss)
+from zoo.engine.tensorboard_log import drop_events_after
 from zoo.engine.threads import configure_threads
+from zoo.engine.warm_start import check_compatible, resolve_init_from, warm_start
 from zoo.errors import UsageError, ZooError
+
+DEFAULT_EPOCHS = 10
+# What a resume may change when the command line gives it: how long training goes on. Everything else
+# (the model, the data, the encoding) is the run's own, from its config.json.
+RESUMABLE_FLAGS = ("epochs", "max_steps", "patience", "min_delta")
 
 
 class TrainingDiverged(ZooError):
@@ -50,7 +59,7 @@ def versions() -> dict[str, str]:
 
 
 def build_compiled(model_type, config: dict[str, Any], encoding) -> keras.Model:
-    """Builds and compiles the model under the current strategy scope (call inside it)."""
+    """Builds and compiles a new model under the current strategy scope (call inside it)."""
     model = model_type.build(config, encoding)
     model_type.compile(model, config)
     return model
@@ -79,22 +88,49 @@ def trim_log(path: Path, initial_epoch: int) -> None:
         csv.writer(file).writerows([rows[0], *body])
 
 
+def apply_flag_aliases(model_type: type[ModelType], args: dict[str, Any]) -> dict[str, Any]:
+    """Moves the values of the type's own spellings of general flags onto the general names (`flag_aliases`)."""
+    args = dict(args)
+    for own, general in model_type.flag_aliases.items():
+        if own not in args:
+            continue
+        value = args.pop(own)
+        if args.get(general) is not None and value is not None and args[general] != value:
+            raise UsageError(f"--{own} is another name for --{general}: give one of them")
+        if args.get(general) is None:
+            args[general] = value
+    return args
+
+
+def check_loss_function(model_type: type[ModelType], args: dict[str, Any]) -> None:
+    """-l must be one of the type's `loss_functions`: said before any data is prepared."""
+    loss = args.get("loss_function")
+    if loss is not None and loss not in model_type.loss_functions:
+        raise UsageError(f"-l {loss} does not apply to model type '{model_type.name}' "
+                         f"(it takes: {', '.join(model_type.loss_functions)})")
+
+
 def train(args: dict[str, Any]) -> RunFolder:
     """Trains a run as training.py's flags say; returns its folder. Raises ZooError on bad input."""
     model_type = get_model_type(args["model_type"])
     run = RunFolder(Path(args["weights_path"]), args["name"], Path(args["tensorboard_dir"]))  # checks the name first
+    resuming = bool(args.get("resume_auto")) and run.exists()
+    args = apply_flag_aliases(model_type, args)
+    given = {key: args[key] for key in RESUMABLE_FLAGS if args.get(key) is not None}
+    check_loss_function(model_type, args)
     args = model_type.check_args(args)
     backup_state = read_backup_state(run.backup)
-    if args.get("resume_auto") and run.exists():
+    if resuming:
         saved = run.load_config()
         if saved["model_type"] != model_type.name:
             raise UsageError(f"run '{run.name}' is a '{saved['model_type']}' run, not '{model_type.name}'")
-        # The model and data of a resumed run are the saved ones; only the length of training may change.
-        # Where it writes comes from the command line, never from the (editable) config.json.
-        args = {**saved["args"], "name": run.name, "weights_path": args["weights_path"],
-                "tensorboard_dir": args["tensorboard_dir"], "epochs": args["epochs"], "resume_auto": True}
+        # The model and data of a resumed run are the saved ones; only the length of training may change,
+        # and only where the command line says so. Where it writes comes from the command line, never from
+        # the (editable) config.json.
+        args = {**apply_flag_aliases(model_type, saved["args"]), **given, "name": run.name,
+                "weights_path": args["weights_path"], "tensorboard_dir": args["tensorboard_dir"], "resume_auto": True}
         # What a killed run was writing when it died (hidden temporary files of zoo.atomic) goes.
-        for folder in (run.path, run.checkpoints, run.backup):
+        for folder in (run.path, run.checkpoints, run.backup, run.samples):
             remove_temporaries(folder)
     elif run.exists():
         raise UsageError(
@@ -102,11 +138,16 @@ def train(args: dict[str, Any]) -> RunFolder:
         )
     else:
         backup_state = None
+    if args.get("epochs") is None:
+        args["epochs"] = DEFAULT_EPOCHS
+    init_source = resolve_init_from(args["init_from"], args["weights_path"]) if args.get("init_from") else None
 
     configure_threads(args.get("intra_op_threads"), args.get("inter_op_threads"))
     keras.utils.set_random_seed(args["seed"])
     keras.mixed_precision.set_global_policy(args["precision"])
     data = model_type.resolve_data(args)
+    if init_source is not None and backup_state is None:
+        check_compatible(init_source, model_type, data.encoding_config)
     encoding = encoding_from_config(data.encoding_config)
     args = {**args, "data_mode": encoding.name}
     train_ds, valid_ds, data_description = model_type.datasets(data, encoding, args)
@@ -125,35 +166,54 @@ def train(args: dict[str, Any]) -> RunFolder:
     }
     run.path.mkdir(parents=True, exist_ok=True)
     run.save_config(config)
+    context = TrainingContext(run=run, config=args, data=data, encoding=encoding)
 
     strategy = make_strategy(args["strategy"])
     with strategy.scope():
-        model = build_compiled(model_type, args, encoding)
+        model = model_type.build(args, encoding)
+        if backup_state is None:
+            # Weights before compiling: the optimizer of a warm start is a fresh one.
+            if init_source is not None:
+                warm_start(model, model_type, init_source)
+                print(f"starting from the weights of {init_source.path}", file=sys.stderr)
+            else:
+                model_type.initialize_from_data(model, context)
+        model_type.compile(model, args)
         initial_epoch, best_val_loss = model_type.initial_epoch(args), math.inf
         if backup_state is not None:
             model_type.build_optimizer_state(model)
             load_weights_into(model, backup_state["weights"])  # a truncated backup is a RunError, not a traceback
-            initial_epoch, best_val_loss = backup_state["epoch"], backup_state["best_val_loss"]
+            initial_epoch = backup_state["epoch"]
+            best_val_loss = resume_best_val_loss(backup_state, run.checkpoints)
             print(f"resuming '{run.name}' from its backup after epoch {initial_epoch}", file=sys.stderr)
 
     log_path = run.path / "training_log.csv"
-    if initial_epoch > 0:
+    if backup_state is not None:
         trim_log(log_path, initial_epoch)
+        drop_events_after(run.log_dir, backup_state["committed_at"])
     nan_guard = NaNGuard()
     # The type's callbacks come first: what they add to the epoch's logs (e.g. the learning rate)
     # reaches TensorBoard and the CSV log, and the Checkpointer saves their state after their update.
-    type_callbacks = model_type.callbacks(args, run)
-    # The CSV row of an epoch is written before the Checkpointer commits it, so a kill in between leaves a
-    # row that the resume trims (`trim_log`), never a committed epoch without its row.
-    callbacks = ([nan_guard] if args["check_nan"] else []) + type_callbacks + [
+    stateful = model_type.callbacks(context) + [
+        callback for callback in (early_stopping(args.get("patience"), args.get("min_delta") or 0.0),
+                                  StepLimit(args["max_steps"]) if args.get("max_steps") else None)
+        if callback is not None]
+    restored = (backup_state or {}).get("callbacks") or {}
+    step_limit = next((cb for cb in stateful if isinstance(cb, StepLimit)), None)
+    if step_limit is not None:
+        step_limit.steps = next((state.get("steps", 0) for key, state in restored.items()
+                                 if key.endswith("-StepLimit")), 0)
+    # Everything an epoch logs (CSV row, TensorBoard, sample) is written before the Checkpointer commits the
+    # epoch, so a kill in between leaves only what the resume trims (`trim_log`, `drop_events_after`) and redoes,
+    # never a committed epoch without its logs.
+    callbacks = ([nan_guard] if args["check_nan"] else []) + stateful + [
         keras.callbacks.CSVLogger(str(log_path), append=initial_epoch > 0),
-        Checkpointer(run.checkpoints, run.backup, best_val_loss, stateful=type_callbacks,
-                     restored=(backup_state or {}).get("callbacks")),
         keras.callbacks.TensorBoard(log_dir=str(run.log_dir), write_graph=False),
         SampleWriter(
             lambda m, seed: model_type.sample_scores(m, args, encoding, 1, seed, args["sample_length"])[0],
             run.samples, run.log_dir, every=args["sample_every"], seed=args["seed"],
         ),
+        Checkpointer(run.checkpoints, run.backup, best_val_loss, stateful=stateful, restored=restored),
     ]
     print(
         f"training '{run.name}': {model_type.name} on {len(data.train.pieces)} pieces "
@@ -161,6 +221,11 @@ def train(args: dict[str, Any]) -> RunFolder:
         f"{strategy.num_replicas_in_sync} replica(s)",
         file=sys.stderr,
     )
+    if step_limit is not None and step_limit.reached:
+        print(f"'{run.name}' has trained its --max_steps {args['max_steps']} steps already", file=sys.stderr)
+        if not run.model_path.is_file():
+            save_model(model, run.model_path)
+        return run
     history = model.fit(
         train_ds,
         validation_data=valid_ds,

@@ -12,6 +12,7 @@ from typing import Iterable
 
 import numpy as np
 
+from zoo.atomic import atomic_path
 from zoo.errors import ScoreReadError, UsageError
 from zoo.music.score import MAX_PIECE_QUARTERS, MAX_PIECE_SECONDS, Score
 
@@ -129,9 +130,14 @@ def write_piece(score: Score, stem: Path, sample_rate: int = 22050) -> tuple[dic
     from zoo.music.audio import render_wav
     from zoo.music.pianoroll import save_pianoroll_png
 
-    write_midi(score, paths["midi"])
-    audio = render_wav(score, paths["wav"], sample_rate=sample_rate)
-    save_pianoroll_png(score, paths["png"], title=stem.name)
+    # Each file is written beside its name and renamed into place: a kill mid-write leaves the earlier file
+    # (or none), never half a MIDI file that a player or the next epoch's reader chokes on.
+    with atomic_path(paths["midi"]) as tmp:
+        write_midi(score, tmp)
+    with atomic_path(paths["wav"]) as tmp:
+        audio = render_wav(score, tmp, sample_rate=sample_rate)
+    with atomic_path(paths["png"]) as tmp:
+        save_pianoroll_png(score, tmp, title=stem.name)
     return paths, audio
 
 

@@ -1,15 +1,12 @@
 """The cross-modal training callbacks: `EpochSaver` (`--save_epochs`) and `ReconstructionPlotter` (`--plot_epochs`)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from zoo.core.checkpoints import save_model
-from zoo.data.dataset import load_split
-from zoo.encodings import encoding_from_config
 from zoo.families.crossmodal.mixtures import evaluation_mixtures
 from zoo.families.crossmodal.plots import plot_reconstructions
 
@@ -30,16 +27,14 @@ class ReconstructionPlotter(keras.callbacks.Callback):
     """`--plot_epochs N`: every N epochs, four validation frames beside their reconstruction and their
     symbol -> signal transfer, as samples/reconstruction-epoch-NNNN.png."""
 
-    def __init__(self, folder: Path, every: int):
+    def __init__(self, folder: Path, every: int, valid_pieces: list, config: dict, encoding):
         super().__init__()
         self.folder, self.every, self.examples = Path(folder), every, None
+        self.valid_pieces, self.config, self.encoding = valid_pieces, config, encoding
 
     def on_train_begin(self, logs=None):
-        config = json.loads((self.folder.parent / "config.json").read_text())
-        valid = config["data"].get("valid")
-        if valid:
-            encoding = encoding_from_config(config["encoding"])
-            x, y, _, _ = evaluation_mixtures(load_split(valid).pieces, config["args"], encoding)
+        if self.valid_pieces:
+            x, y, _, _ = evaluation_mixtures(self.valid_pieces, self.config, self.encoding)
             picks = np.linspace(0, len(x) - 1, 4).astype(int)
             self.examples = (x[picks], y[picks])
 

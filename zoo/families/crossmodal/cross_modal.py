@@ -194,12 +194,14 @@ class CrossModal(ModelType):
         model.optimizer.build(model.vae_variables())  # the discriminator's optimizer is built with the model
 
     @classmethod
-    def callbacks(cls, config: dict[str, Any], run) -> list[keras.callbacks.Callback]:
+    def callbacks(cls, context) -> list[keras.callbacks.Callback]:
+        config, run = context.config, context.run
         callbacks = [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=100, min_delta=1e-10)]
         if config["save_epochs"]:
             callbacks.append(EpochSaver(run.checkpoints, config["save_epochs"]))
         if config["plot_epochs"]:
-            callbacks.append(ReconstructionPlotter(run.samples, config["plot_epochs"]))
+            callbacks.append(ReconstructionPlotter(run.samples, config["plot_epochs"], context.data.valid.pieces,
+                                                   config, context.encoding))
         return callbacks
 
     # ------------------------------------------------------------ generation and analysis

@@ -218,14 +218,15 @@ class CompressingAutoencoderModel(LeadSheetModelType):
         cls.resume_step(model, config)
 
     @classmethod
-    def callbacks(cls, config: dict[str, Any], run) -> list[keras.callbacks.Callback]:
+    def callbacks(cls, context) -> list[keras.callbacks.Callback]:
         """The strength histograms, over DEFAULT_LICK in segments of the run's length."""
+        config = context.config
         bars = -(-config["segment_len_steps"] // ls.STEPS_PER_BAR)
         grid = lick_grid(bars)
         window = {k: v[:config["segment_len_steps"]] for k, v in grid.items()}
         experts = cls.experts(config)
         inputs, _ = cls.encode_batch(cls.input_encoding(config), [window], np.zeros(1, np.int64), experts)
-        return [StrengthLogger(run.log_dir, cls.model_inputs(inputs, experts))]
+        return [StrengthLogger(context.run.log_dir, cls.model_inputs(inputs, experts))]
 
     # ------------------------------------------------------------ generation
     @classmethod

@@ -109,7 +109,8 @@ class MultINN(ModelType):
     encodings = ("multitrack",)
     loss_functions = ("nll",)
     flag_defaults = {"learning_rate": 1e-2, "batch_size": 32, "epochs": 20, "loss_function": "nll",
-                     "sample_length": 16}
+                     "sample_length": 16, "patience": 5}
+    flag_aliases = {"early_stopping": "patience"}
 
     # ------------------------------------------------------------ command line
     @classmethod
@@ -135,8 +136,8 @@ class MultINN(ModelType):
                             help="generators (default), or encoders: pre-train the DBNs with CD-k")
         parser.add_argument("--encoders_from", default=None,
                             help="run (under -w) whose pre-trained DBNs this run's generators use, frozen")
-        parser.add_argument("--early_stopping", type=int, default=5,
-                            help="stop after this many epochs without a lower val_loss (0: never)")
+        parser.add_argument("--early_stopping", type=int, default=argparse.SUPPRESS,
+                            help="MultINN's name for --patience (default 5 for multinn)")
         parser.add_argument("--clip_norm", type=float, default=5.0, help="global gradient-norm clip (0: none)")
         parser.add_argument("--adam_epsilon", type=float, default=1e-4, help="epsilon of Adam-like optimizers (MultINN's 1e-4)")
 
@@ -165,8 +166,8 @@ class MultINN(ModelType):
                 raise UsageError(f"--{name} sizes must be at least 1 (got {args[name]})")
         if not 0.0 <= args["dropout"] < 1.0:
             raise UsageError(f"--dropout must be in [0, 1) (got {args['dropout']})")
-        if args["early_stopping"] < 0 or args["clip_norm"] < 0 or args["adam_epsilon"] <= 0:
-            raise UsageError("--early_stopping and --clip_norm must be 0 or more, --adam_epsilon positive")
+        if args["clip_norm"] < 0 or args["adam_epsilon"] <= 0:
+            raise UsageError("--clip_norm must be 0 or more, --adam_epsilon positive")
         if args["stage"] == "encoders" and args["encoder"] != "dbn":
             raise UsageError("--stage encoders pre-trains DBN encoders: add --encoder dbn")
         if args["stage"] == "generators" and args["encoder"] == "dbn" and not args["encoders_from"]:
@@ -215,8 +216,14 @@ class MultINN(ModelType):
                         encoder_hidden=config["encoder_hidden"], encoder_gibbs_k=config["encoder_gibbs_k"],
                         stage=config["stage"], seed=config["seed"], name="multinn")
         model.build()
+        return model
+
+    @classmethod
+    def initialize_from_data(cls, model: MultiNN, context) -> None:
+        """Stage encoders: Hinton's visible biases from the data; generators: --encoders_from's DBNs, frozen."""
+        config = context.config
         if config["stage"] == "encoders":
-            cls._init_visible_biases(model, config, encoding)
+            cls._init_visible_biases(model, context)
         elif config.get("encoders_from"):
             source = cls._encoder_source(config)
             if [d.num_visible for d in source.encoders] != [d.num_visible for d in model.encoders]:
@@ -225,7 +232,6 @@ class MultINN(ModelType):
                                  f"{len(model.encoders)} of {model.encoders[0].num_visible} (use the same data)")
             for mine, theirs in zip(model.encoders, source.encoders):
                 mine.set_weights(theirs.get_weights())
-        return model
 
     @classmethod
     def _encoder_source(cls, config: dict[str, Any], load: bool = True) -> MultiNN | None:
@@ -248,9 +254,9 @@ class MultINN(ModelType):
         return load_model(path)
 
     @classmethod
-    def _init_visible_biases(cls, model: MultiNN, config: dict[str, Any], encoding: Encoding) -> None:
+    def _init_visible_biases(cls, model: MultiNN, context) -> None:
         """Hinton's visible-bias init of each DBN's bottom RBM from the training data's on-rates."""
-        frames = np.concatenate([np.asarray(p, np.float32) for p in cls.resolve_data(config).train.pieces])
+        frames = np.concatenate([np.asarray(p, np.float32) for p in context.data.train.pieces])
         frames = frames[:HINTON_INIT_STEPS]
         if model.mode == "joint":
             rates = [frames.reshape(len(frames), -1).mean(axis=0)]
@@ -268,12 +274,6 @@ class MultINN(ModelType):
         if "epsilon" in settings:
             settings["epsilon"] = config["adam_epsilon"]
         model.compile(optimizer=optimizer.__class__.from_config(settings), jit_compile=False)
-
-    @classmethod
-    def callbacks(cls, config: dict[str, Any], run) -> list[keras.callbacks.Callback]:
-        if not config["early_stopping"]:
-            return []
-        return [keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["early_stopping"])]
 
     # ------------------------------------------------------------ generation
     @classmethod

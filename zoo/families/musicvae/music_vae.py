@@ -138,21 +138,20 @@ class MusicVAE(ModelType):
         model.compile(optimizer=base.__class__.from_config(settings), jit_compile=False if jit == "auto" else jit)
 
     @classmethod
-    def callbacks(cls, config: dict[str, Any], run) -> list[keras.callbacks.Callback]:
+    def callbacks(cls, context) -> list[keras.callbacks.Callback]:
+        config, run = context.config, context.run
         vae = config["musicvae"]
         callbacks = [RelativeReduceLROnPlateau(vae["lr_scheduler_factor"], vae["lr_scheduler_patience"])]
         if vae["print_interval"]:
             callbacks.append(StepPrinter(vae["print_interval"]))
         if vae["advanced_interval"]:
             callbacks.append(ReconstructionLogger(
-                lambda: cls._validation_melody(config), run.samples, run.log_dir, vae["advanced_interval"], config["seed"]))
+                lambda: cls._validation_melody(context), run.samples, run.log_dir, vae["advanced_interval"], config["seed"]))
         return callbacks
 
     @classmethod
-    def _validation_melody(cls, config: dict[str, Any]) -> np.ndarray:
-        data = cls.resolve_data(config)
-        windows = melody_windows(data.valid.pieces, encoding_from_config(data.encoding_config),
-                                 config["musicvae"]["slice_bar"])
+    def _validation_melody(cls, context) -> np.ndarray:
+        windows = melody_windows(context.data.valid.pieces, context.encoding, context.config["musicvae"]["slice_bar"])
         return windows[:1]
 
     # ------------------------------------------------------------ generation

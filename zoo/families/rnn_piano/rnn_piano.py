@@ -86,8 +86,6 @@ class _RnnPianoType(ModelType):
         parser.add_argument("--dropout", type=float, default=dropout, help="output dropout after each RNN layer (default %(default)s)")
         parser.add_argument("--clip_norm", type=float, default=5.0, help="global gradient-norm clip (0: off; default %(default)s)")
         parser.add_argument("--adam_epsilon", type=float, default=None, help="Adam's epsilon (-o adam only; default 1e-4)")
-        parser.add_argument("--patience", type=int, default=5,
-                            help="stop after this many epochs without a better val_loss (0: never; default %(default)s)")
 
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
@@ -98,8 +96,8 @@ class _RnnPianoType(ModelType):
             raise UsageError("--num_hidden and --frames_per_beat must be at least 1")
         if not 0 <= args["dropout"] < 1:
             raise UsageError(f"--dropout must be in [0, 1) (got {args['dropout']})")
-        if args["patience"] < 0 or args["clip_norm"] < 0:
-            raise UsageError("--patience and --clip_norm must be 0 or more")
+        if args["clip_norm"] < 0:
+            raise UsageError("--clip_norm must be 0 or more")
         if args["adam_epsilon"] is not None and args["optimizer"].lower() != "adam":
             raise UsageError(f"--adam_epsilon applies to -o adam, not to -o {args['optimizer']}")
         if not args.get("data_path") and args.get("validation_split") is not None:
@@ -162,12 +160,6 @@ class _RnnPianoType(ModelType):
         optimizer = optimizer.__class__.from_config(settings)
         model.compile(optimizer=optimizer, jit_compile=config.get("jit_compile", "auto"))
 
-    @classmethod
-    def callbacks(cls, config: dict[str, Any], run) -> list[keras.callbacks.Callback]:
-        if config["patience"] <= 0:
-            return []
-        return [keras.callbacks.EarlyStopping(monitor="val_loss", patience=config["patience"])]
-
     # ------------------------------------------------------------ generation
     @classmethod
     def sample_scores(cls, model, config, encoding, num_outputs, seed, length=None) -> list[Score]:
@@ -215,7 +207,7 @@ class RnnNadeType(_RnnPianoType):
     name = "rnn_nade"
     loss_functions = ("nade_nll",)
     flag_defaults = {"loss_function": "nade_nll", "batch_size": 32, "seq_len": 64, "learning_rate": 1e-2,
-                     "epochs": 20, "sample_length": 128}
+                     "epochs": 20, "sample_length": 128, "patience": 5}
 
     @classmethod
     def add_arguments(cls, parser) -> None:
@@ -246,7 +238,7 @@ class RnnRbmType(_RnnPianoType):
     name = "rnn_rbm"
     loss_functions = ("cd",)
     flag_defaults = {"loss_function": "cd", "batch_size": 10, "seq_len": 100, "optimizer": "sgd",
-                     "learning_rate": 1e-3, "epochs": 200, "sample_length": 128}
+                     "learning_rate": 1e-3, "epochs": 200, "sample_length": 128, "patience": 5}
 
     @classmethod
     def add_arguments(cls, parser) -> None:

@@ -1,0 +1,91 @@
+"""`--init_from`: a new run that starts from the weights of another run or of a model file.
+
+The source is resolved and checked before any data is prepared (`resolve_init_from`), its model type
+and encoding are compared with the new run's once the data is known (`check_compatible`), and its
+weights go into the freshly built model before it is compiled (`warm_start`): the optimizer starts
+afresh and the epochs count from 0. The seeds' own spellings map onto it in their model types
+(MusicVAE's `ckpt_path`, the cross-modal `--load`/`--load_epoch`, the lead sheets' `--resume`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from zoo.core.checkpoints import check_weights_file
+from zoo.core.model_type import ModelType
+from zoo.core.registry import get_model_type
+from zoo.core.run_folder import RunFolder
+from zoo.errors import RunError, UsageError
+
+CHECKPOINTS = ("best", "last", "final")
+MODEL_FILE_SUFFIXES = (".keras", ".weights.h5")
+
+
+@dataclasses.dataclass(frozen=True)
+class WarmStartSource:
+    """The file `--init_from` names, and the config.json of its run when it names a run."""
+
+    spec: str
+    path: Path
+    run_config: dict[str, Any] | None = None
+
+
+def resolve_init_from(spec: str, weights_root: str | Path) -> WarmStartSource:
+    """`RUN`, `RUN:best|last|final` (a run under `weights_root`, a preset included) or a model file path.
+
+    RunError when the run or file is missing, UsageError for a checkpoint name that does not exist.
+    """
+    if spec.endswith(MODEL_FILE_SUFFIXES) or Path(spec).is_file():
+        path = Path(spec)
+        try:
+            check_weights_file(path)  # a SavedModel, a folder or a hostile .keras is named as such
+        except RunError as error:
+            raise RunError(f"--init_from: {error}") from None
+        return WarmStartSource(spec, path)
+    name, _, which = spec.partition(":")
+    if which and which not in CHECKPOINTS:
+        raise UsageError(f"--init_from {spec}: a run's checkpoint is one of {', '.join(CHECKPOINTS)} (got '{which}')")
+    run = RunFolder(Path(weights_root), name)
+    try:
+        config = run.load_config()
+        path = run.model_file(which or "best")
+    except RunError as error:
+        raise RunError(f"--init_from: {error}") from None
+    return WarmStartSource(spec, path, config)
+
+
+def check_compatible(source: WarmStartSource, model_type: type[ModelType], encoding_config: dict[str, Any]) -> None:
+    """UsageError naming what differs when `source` is a run of another model type or encoding."""
+    if source.run_config is None:
+        return  # a bare file says nothing of either: its weight shapes are checked on loading
+    theirs = source.run_config.get("model_type")
+    if theirs != model_type.name:
+        raise UsageError(f"--init_from {source.spec}: that run is a '{theirs}' model, this run trains "
+                         f"'{model_type.name}' (fine-tune a run of the same model type)")
+    their_encoding = source.run_config.get("encoding") or {}
+    if their_encoding != encoding_config:
+        keys = sorted(set(their_encoding) | set(encoding_config))
+        differing = [key for key in keys if their_encoding.get(key) != encoding_config.get(key)]
+        shown = "; ".join(f"{key}: {_short(their_encoding.get(key))} there, {_short(encoding_config.get(key))} here"
+                          for key in differing[:3])
+        raise UsageError(f"--init_from {source.spec}: its data was encoded differently ({shown}); prepare the new "
+                         "data with the same encoding settings")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def warm_start(model: keras.Model, model_type: type[ModelType], source: WarmStartSource) -> None:
+    """Copies the source's weights into `model` through the type's `warm_start` hook; RunError when they don't fit."""
+    if source.run_config is not None:
+        # A file of an older layout names its family's old modules: importing the family first lets it load.
+        get_model_type(source.run_config["model_type"])
+    try:
+        model_type.warm_start(model, source.path)
+    except RunError as error:
+        raise RunError(f"--init_from {source.spec}: {error}") from None
