@@ -14,6 +14,15 @@ from zoo.music.music21_io import score_from_music21
 from zoo.music.score import Score
 
 
+@pytest.fixture(scope="session", autouse=True)
+def data_cache(tmp_path_factory) -> Path:
+    """One data cache (zoo/data/corpus.py) for the session, outside the repository's data/."""
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("data-cache")
+        patch.setenv("ZOO_DATA_CACHE", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def chorale_files() -> list[str]:
     return chorale_paths()

@@ -35,3 +35,25 @@ def train_args(**overrides) -> list[str]:
             "--sample_every": "0", "--verbose": "0"}
     args.update(overrides)
     return [str(x) for kv in args.items() for x in kv if x != ""] + TINY_LSTM
+
+
+def file_bytes(folder: Path) -> dict[str, bytes]:
+    """{name: content} of every file in `folder` (not its subfolders)."""
+    return {path.name: path.read_bytes() for path in sorted(Path(folder).iterdir()) if path.is_file()}
+
+
+def check_reruns_add_outputs(argv: list[str], out: Path) -> dict[str, bytes]:
+    """generate.py `argv` into `out` with --seed 1, --seed 2, then --seed 1 again: every call adds as many files
+    as the first wrote and leaves every earlier file's bytes as they were; returns the files at the end."""
+    from zoo.cli import generate_main, run_cli
+
+    before: dict[str, bytes] = {}
+    added = []
+    for seed in ("1", "2", "1"):
+        assert run_cli(generate_main, [*argv, "--output_dir", str(out), "--seed", seed]) == 0
+        now = file_bytes(out)
+        assert {name: now[name] for name in before} == before  # nothing overwritten or removed
+        added.append(len(now) - len(before))
+        before = now
+    assert added[0] > 0 and added == added[:1] * 3, added
+    return before

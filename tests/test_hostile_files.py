@@ -14,7 +14,6 @@ import re
 import shutil
 import sys
 import tokenize
-import types
 import zipfile
 from pathlib import Path
 
@@ -166,15 +165,15 @@ def test_a_lambda_model_is_refused_wherever_a_model_is_read(run, tmp_path, capfd
     one_error_line(capfd, training_main, ["-m", "poex", "-n", "resumed", "-w", weights, "--resume", "0", evil],
                    "--resume", "Python lambda")
     assert not (weights / "resumed").exists()
-    # crossmodal --load RUN and MusicVAE's ckpt_path read through the same loader.
-    from zoo.families.crossmodal.cross_modal import load_weights_from
-    from zoo.families.musicvae.music_vae import load_checkpoint_weights
-
-    with pytest.raises(RunError, match="Python lambda"):
-        load_weights_from(None, {"weights_path": str(weights), "load": name, "load_epoch": None})
-    receiver = types.SimpleNamespace(set_weights=lambda weights: None, load_weights=lambda path: None)
-    with pytest.raises(RunError, match="Python lambda"):
-        load_checkpoint_weights(receiver, str(evil))
+    # --init_from, and the seeds' spellings of it (MusicVAE's ckpt_path, crossmodal --load), are checked before any
+    # data is prepared or a run folder made.
+    for argv, named in ((["-m", "lstm", "--init_from", name], "--init_from"),
+                        (["-m", "lstm", "--init_from", str(evil)], "--init_from"),
+                        (["-m", "musicvae", "--ckpt_path", str(evil)], "ckpt_path"),
+                        (["-m", "crossmodal", "--load", name], "--init_from")):
+        one_error_line(capfd, training_main, [*argv, "-n", "tuned", "-w", weights, "-p", "nowhere/train.pkl"],
+                       named, "Python lambda")
+        assert not (weights / "tuned").exists()
     assert not marker.exists()
 
 
@@ -203,7 +202,8 @@ def test_a_config_naming_code_outside_keras_and_the_zoo_is_refused(case, run, pa
     one_error_line(capfd, generate_main, ["-n", name, "-w", weights], "refusing", "nothing of the file was run")
     assert not payload.exists() and PAYLOAD_MODULE not in sys.modules
     assert keras.config.epsilon() == epsilon
-    assert not (weights / name / "samples").exists() or not any((weights / name / "samples").glob(f"{name}-0-*"))
+    samples = weights / name / "samples"
+    assert not samples.exists() or not any(samples.glob(f"{name}-sample-s0-*"))
 
 
 def test_keras_safe_mode_alone_accepts_a_global_setting_as_an_activation(run, tmp_path):
@@ -321,7 +321,7 @@ def test_names_inside_primers_never_become_paths(run, tmp_path, capfd):
     written = files_under(tmp_path) - before
     assert written, "nothing was generated"
     for path in written:  # only in the samples folder or the --output_dir named, under the run's own name
-        assert path.parent in (samples, chosen) and path.name.startswith(f"{name}-0-"), path
+        assert path.parent in (samples, chosen) and path.name.startswith(f"{name}-sample-s0-"), path
     assert not (tmp_path / "pwned").exists() and not any(tmp_path.rglob("passwd*"))
 
 
@@ -395,8 +395,8 @@ def test_links_in_a_run_folder_are_not_written_through(run, tmp_path, capfd):
     one_error_line(capfd, generate_main, argv, "symbolic link", "samples")
     (folder / "samples").unlink()
     (folder / "samples").mkdir()
-    (folder / "samples" / f"{name}-0-0.mid").symlink_to(victim)
-    one_error_line(capfd, generate_main, argv, "symbolic link", f"{name}-0-0.mid")
+    (folder / "samples" / f"{name}-sample-s0-0.mid").symlink_to(victim)
+    one_error_line(capfd, generate_main, argv, "symbolic link", f"{name}-sample-s0-0.mid")
     (folder / "evaluation.csv").unlink(missing_ok=True)  # other tests evaluate the shared run first
     (folder / "evaluation.csv").symlink_to(victim)
     one_error_line(capfd, zoo_main, ["evaluate", "-n", name, "-w", weights, "--num_samples", "0"],

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from zoo.core.flags import fraction, non_negative_float, non_negative_int, positive_float, positive_int
 from zoo.errors import UsageError, ZooError
 
 EXIT_BAD_INPUT = 2
@@ -78,30 +79,31 @@ def _training_parser() -> _Parser:
     p.add_argument("-n", "--name", required=True, help="experiment name: the run folder weights/NAME")
     p.add_argument("-l", "--loss_function", default="sparse_categorical_crossentropy", help="loss function")
     p.add_argument("-o", "--optimizer", default="adam", help="optimizer (adam, adamw, rmsprop, sgd, ...)")
-    p.add_argument("-b", "--batch_size", type=int, default=64, help="batch size (global, over all replicas)")
-    p.add_argument("-e", "--epochs", type=int, default=None,
+    p.add_argument("-b", "--batch_size", type=positive_int, default=64, help="batch size (global, over all replicas)")
+    p.add_argument("-e", "--epochs", type=positive_int, default=None,
                    help="number of epochs (default 10; on --resume_auto: the run's own count)")
     p.add_argument("-d", "--data_mode", type=_lower, default=None,
                    help="encoding of the data (default: the model type's; must match the pickle)")
-    p.add_argument("-s", "--seq_len", type=int, default=50, help="length of the training windows")
+    p.add_argument("-s", "--seq_len", type=positive_int, default=50, help="length of the training windows")
     p.add_argument("-p", "--data_path", default=None,
                    help="training pickle or prepared folder (default: ./data/train.pkl if present, "
                         "else the embedded Bach chorale corpus)")
     p.add_argument("-w", "--weights_path", default="weights", help="folder of run folders")
     p.add_argument("-t", "--tensorboard_dir", default="logs", help="TensorBoard log folder")
     z = parser.add_argument_group("zoo")
-    z.add_argument("--learning_rate", type=float, default=None, help="learning rate (default: the optimizer's)")
-    z.add_argument("--steps_per_epoch", type=int, default=None, help="batches per epoch (default: one pass)")
+    z.add_argument("--learning_rate", type=positive_float, default=None,
+                   help="learning rate (default: the optimizer's)")
+    z.add_argument("--steps_per_epoch", type=positive_int, default=None, help="batches per epoch (default: one pass)")
     z.add_argument("--seed", type=int, default=0, help="random seed")
     z.add_argument("--resume_auto", action="store_true", help="continue run NAME from weights/NAME/backup/")
     z.add_argument("--init_from", default=None, metavar="RUN[:best|last|final]|FILE",
                    help="start from the weights of another run (under -w; its best model unless :last or :final) "
                         "or of a .keras / .weights.h5 file, with a fresh optimizer at epoch 0 (fine-tuning)")
-    z.add_argument("--patience", type=int, default=None,
+    z.add_argument("--patience", type=non_negative_int, default=None,
                    help="stop after this many epochs without a val_loss lower by --min_delta (default: never)")
-    z.add_argument("--min_delta", type=float, default=0.0,
+    z.add_argument("--min_delta", type=non_negative_float, default=0.0,
                    help="the smallest fall of val_loss that counts as better, for --patience (default 0)")
-    z.add_argument("--max_steps", type=int, default=None,
+    z.add_argument("--max_steps", type=positive_int, default=None,
                    help="stop after this many training steps (batches) in all, counted across resumes")
     z.add_argument("--check_nan", action="store_true", help="stop at a NaN loss, keeping the last good checkpoint")
     z.add_argument("--validation_split", type=float, default=None,
@@ -112,16 +114,17 @@ def _training_parser() -> _Parser:
     z.add_argument("--jit_compile", choices=["auto", "true", "false"], default="auto",
                    help="XLA compilation of the training step")
     _add_thread_flags(z)
-    z.add_argument("--sample_every", type=int, default=1, help="write a sample every N epochs (0: never)")
-    z.add_argument("--sample_length", type=int, default=256, help="length of each training sample in the model type's unit (events; bars for gan)")
+    z.add_argument("--sample_every", type=non_negative_int, default=1, help="write a sample every N epochs (0: never)")
+    z.add_argument("--sample_length", type=positive_int, default=256,
+                   help="length of each training sample in the model type's unit (events; bars for gan)")
     z.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1, help="Keras progress output")
     return parser
 
 
 def _add_thread_flags(parser) -> None:
-    parser.add_argument("--intra_op_threads", type=int, default=None,
+    parser.add_argument("--intra_op_threads", type=non_negative_int, default=None,
                         help="threads inside one CPU op (default: TensorFlow's; 1 is fastest on 2 cores)")
-    parser.add_argument("--inter_op_threads", type=int, default=None,
+    parser.add_argument("--inter_op_threads", type=non_negative_int, default=None,
                         help="CPU ops run at once (default: TensorFlow's)")
 
 
@@ -156,8 +159,6 @@ def parse_training_args(argv: Sequence[str] | None = None) -> dict:
         raise UsageError(f"unrecognized argument {rest[0]} (see training.py -m {model_type.name} --help)")
     merged = {**vars(args), **vars(own)}
     merged["jit_compile"] = {"auto": "auto", "true": True, "false": False}[merged["jit_compile"]]
-    _check_positive(merged, ["batch_size", "epochs", "seq_len", "max_steps"])
-    _check_not_negative(merged, ["patience", "min_delta"])
     if merged["resume_auto"]:
         # A resume keeps the run's own length of training unless the command line changes it: a default
         # (10 epochs, or the type's) must not replace the count the run was started with.
@@ -192,18 +193,6 @@ def _print_help(general: _Parser, model_flags, argv: list[str]) -> None:
     _Parser(prog=general.prog, parents=parents, add_help=False, conflict_handler="resolve").print_help()
 
 
-def _check_positive(args: dict, names: list[str]) -> None:
-    for name in names:
-        if args[name] is not None and args[name] < 1:
-            raise UsageError(f"--{name} must be at least 1 (got {args[name]})")
-
-
-def _check_not_negative(args: dict, names: list[str]) -> None:
-    for name in names:
-        if args[name] is not None and args[name] < 0:
-            raise UsageError(f"--{name} must be 0 or more (got {args[name]})")
-
-
 def training_main(argv: Sequence[str] | None = None) -> None:
     args = parse_training_args(argv)
     from zoo.engine.train import train
@@ -218,7 +207,7 @@ def _generate_parser() -> _Parser:
     parser.add_argument("-m", "--model_type", type=_lower, default=None, help="model type (checked against the run)")
     parser.add_argument("-n", "--name", required=True, help="run name (weights/NAME)")
     parser.add_argument("-w", "--weights_path", default="weights", help="folder of run folders")
-    parser.add_argument("--num_outputs", type=int, default=3, help="pieces to write")
+    parser.add_argument("--num_outputs", type=positive_int, default=3, help="pieces to write")
     parser.add_argument("--output_dir", default=None, help="default: weights/NAME/samples/")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same output")
     parser.add_argument("--checkpoint", choices=["best", "last", "final"], default="best",
@@ -251,7 +240,6 @@ def parse_generate_args(argv: Sequence[str] | None = None) -> dict:
     if rest:
         raise UsageError(f"unrecognized argument {rest[0]} for a '{model_type.name}' run (see generate.py -m {model_type.name} --help)")
     merged = {**vars(args), **vars(own)}
-    _check_positive(merged, ["num_outputs"])
     return merged
 
 
@@ -275,11 +263,11 @@ def zoo_main(argv: Sequence[str] | None = None) -> None:
                       help="files, folders, or music21:<corpus folder> (e.g. music21:bach)")
     prep.add_argument("--encoding", type=_lower, default="event", help="encoding name (event, numeric, ...)")
     prep.add_argument("-o", "--output", required=True, help="output folder, e.g. data/mine")
-    prep.add_argument("--valid_fraction", type=float, default=0.1)
-    prep.add_argument("--test_fraction", type=float, default=0.1)
+    prep.add_argument("--valid_fraction", type=fraction, default=0.1)
+    prep.add_argument("--test_fraction", type=fraction, default=0.1)
     prep.add_argument("--seed", type=int, default=0, help="seed of the split by piece")
     usable_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    prep.add_argument("--workers", type=int, default=usable_cores,
+    prep.add_argument("--workers", type=positive_int, default=usable_cores,
                       help="reader processes that stream over the files (default: the usable cores; "
                            "1: read in this process)")
 
@@ -295,11 +283,11 @@ def zoo_main(argv: Sequence[str] | None = None) -> None:
                              help="savedmodel (default), or a format of the run's model type")
         else:
             sub.add_argument("-p", "--data_path", default=None, help="test pickle (default: the run's test split)")
-            sub.add_argument("-b", "--batch_size", type=int, default=64)
-            sub.add_argument("--num_samples", type=int, default=16,
+            sub.add_argument("-b", "--batch_size", type=positive_int, default=64)
+            sub.add_argument("--num_samples", type=non_negative_int, default=16,
                              help="pieces to sample for the musical metrics, compared with the test split (0: none)")
             sub.add_argument("--seed", type=int, default=0, help="sampling seed for the musical metrics")
-            sub.add_argument("--sample_length", type=int, default=None,
+            sub.add_argument("--sample_length", type=positive_int, default=None,
                              help="length of each sample in the model type's unit (default: the run's sample length)")
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -351,8 +339,6 @@ def _prepare(args: dict, rest: list[str]) -> None:
     else:
         if not args["input"]:
             raise UsageError("prepare needs --input FILE|DIR|music21:<folder> [...]")
-        if args["workers"] < 1:
-            raise UsageError(f"--workers must be at least 1 (got {args['workers']})")
         manifest = prepare(args["input"], encoding, args["output"], args["valid_fraction"],
                            args["test_fraction"], args["seed"], workers=args["workers"])
     print(summary(manifest))

@@ -200,4 +200,5 @@ def test_prepare_refuses_fewer_than_one_worker(tmp_path, capsys):
 
     assert run_cli(zoo_main, ["prepare", "--input", str(tmp_path), "-o", str(tmp_path / "out"),
                               "--workers", "0"]) == 2
-    assert capsys.readouterr().err.strip() == "error: --workers must be at least 1 (got 0)"
+    assert capsys.readouterr().err.strip() == ("error: argument --workers: must be at least 1 (got 0) "
+                                               "(see python -m zoo prepare --help)")

@@ -54,9 +54,10 @@ def test_evaluate_without_samples_and_bad_counts(trained_run, capsys):
     assert list(csv.DictReader(open(weights / name / "evaluation.csv")))[-1]["metric_samples"] == "0"
     capsys.readouterr()
     assert run_cli(zoo_main, ["evaluate", "-n", name, "-w", str(weights), "--num_samples", "-1"]) == 2
-    assert capsys.readouterr().err.strip() == "error: --num_samples must be 0 (no metrics) or more (got -1)"
+    assert capsys.readouterr().err.strip() == ("error: argument --num_samples: must be 0 or more (got -1) "
+                                               "(see python -m zoo evaluate --help)")
     assert run_cli(zoo_main, ["evaluate", "-n", name, "-w", str(weights), "--sample_length", "0"]) == 2
-    assert "--sample_length must be at least 1" in capsys.readouterr().err
+    assert "argument --sample_length: must be at least 1 (got 0)" in capsys.readouterr().err
 
 
 def test_evaluation_csv_with_another_header_is_rewritten_aligned(tmp_path):

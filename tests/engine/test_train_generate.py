@@ -11,7 +11,7 @@ import mido
 import numpy as np
 import pytest
 
-from helpers import ROOT, train_args
+from helpers import ROOT, check_reruns_add_outputs, train_args
 from zoo.cli import generate_main, run_cli, training_main, zoo_main
 
 
@@ -65,6 +65,15 @@ def test_generate_writes_music_other_tools_read(tmp_path, trained_run):
     again = tmp_path / "again"
     assert run_cli(generate_main, argv[:-4] + ["--output_dir", str(again), "--seed", "3"]) == 0
     assert midis[0].read_bytes() == (again / midis[0].name).read_bytes()
+
+
+def test_generating_again_never_overwrites(tmp_path, trained_run):
+    weights, name = trained_run
+    files = check_reruns_add_outputs(["-n", name, "-w", str(weights), "--num_outputs", "2", "--length", "20"],
+                                     tmp_path)
+    assert sorted(n for n in files if n.endswith(".mid")) == [
+        f"{name}-sample-s1-{i}.mid" for i in range(4)] + [f"{name}-sample-s2-{i}.mid" for i in range(2)]
+    assert files[f"{name}-sample-s1-2.mid"] == files[f"{name}-sample-s1-0.mid"]  # same seed, same music, new name
 
 
 def test_generate_continues_a_primer(tmp_path, trained_run, chorale_files):
@@ -155,11 +164,12 @@ def test_seed_default_data_path_is_used_when_present(tmp_path, event_data, monke
 
     shutil.copytree(event_data, tmp_path / "data")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ZOO_DATA_CACHE")  # the default cache root, data/cache here, must stay unmade
     argv = [a for a in train_args(**{"-n": "seedpath", "-e": "1"})]
     assert run_cli(training_main, argv) == 0
     config = json.loads((tmp_path / "weights" / "seedpath" / "config.json").read_text())
     assert config["data"]["train"] == "data/train.pkl" and config["data"]["test"] == "data/test.pkl"
-    assert not (tmp_path / "data" / "default-event").exists()
+    assert not (tmp_path / "data" / "cache").exists()
 
 
 def test_data_mode_must_match_the_pickle(tmp_path, event_data, capsys):

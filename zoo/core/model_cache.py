@@ -19,3 +19,8 @@ def per_model(model: Any, name: str, build: Callable[[], T]) -> T:
     if name not in entries:
         entries[name] = build()
     return entries[name]
+
+
+def cached(model: Any) -> dict[str, Any]:
+    """What has been built for `model` so far, by name (a copy: for tests and diagnostics)."""
+    return dict(_ENTRIES.get(model, {}))

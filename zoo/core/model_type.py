@@ -148,7 +148,8 @@ class ModelType(abc.ABC):
     @abc.abstractmethod
     def generate(cls, args: dict[str, Any], run: "RunFolder", config: dict[str, Any], encoding: "Encoding",
                  model: keras.Model) -> list[Path]:
-        """generate.py for this type: writes its outputs (MIDI, WAV, PNG, ...) and returns their paths."""
+        """generate.py for this type: writes its outputs (MIDI, WAV, PNG, ...) and returns their paths. Every
+        file is named by `zoo.music.io.output_stem`, numbered past earlier outputs (`write_pieces`, `output_stems`)."""
 
     # ------------------------------------------------------------ evaluation and export
     @classmethod

@@ -79,7 +79,7 @@ class RunFolder:
     def check_no_links(self, *paths: Path) -> None:
         """RunError when a path the zoo is about to write in the run folder is a symbolic link.
 
-        A run folder from elsewhere (an unpacked archive) could hold `samples/` or `samples/NAME-0-0.mid`
+        A run folder from elsewhere (an unpacked archive) could hold `samples/` or `samples/NAME-sample-s0-0.mid`
         as a link to a folder or file outside it; writing through it would write outside the run.
         `paths` are folders (checked with their entries) or files, inside this run's folder.
         """

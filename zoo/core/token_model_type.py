@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.flags import positive_int
 from zoo.core.model_cache import per_model
 from zoo.core.model_type import ModelType
 from zoo.core.optimizers import make_optimizer
@@ -68,7 +69,7 @@ class TokenModelType(ModelType):
 
     @classmethod
     def add_generate_arguments(cls, parser) -> None:
-        parser.add_argument("--length", type=int, default=512, help="events per piece")
+        parser.add_argument("--length", type=positive_int, default=512, help="events per piece")
         parser.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (0: greedy)")
         parser.add_argument("--top_k", type=int, default=0, help="sample among the k most likely (0: off)")
         parser.add_argument("--top_p", type=float, default=1.0, help="nucleus sampling mass (1: off)")
@@ -77,14 +78,12 @@ class TokenModelType(ModelType):
 
     @classmethod
     def generate(cls, args, run, config, encoding, model) -> list[Path]:
-        if args["length"] < 1:
-            raise UsageError(f"--length must be at least 1 (got {args['length']})")
         primer = encode_primer(args["primer"], encoding, args.get("primer_max_tokens")) if args.get("primer") else None
         generator = cls.sampler(model, config)
         tokens = sample_tokens(generator, args["num_outputs"], args["length"], seed=args["seed"], primer=primer,
                                temperature=args["temperature"], top_k=args["top_k"], top_p=args["top_p"])
         scores = (encoding.decode(piece if primer is None else np.concatenate([primer, piece])) for piece in tokens)
-        return write_pieces(scores, args["output_dir"], f"{run.name}-{args['seed']}")
+        return write_pieces(scores, args["output_dir"], run.name, "sample", args["seed"])
 
     @classmethod
     def evaluate(cls, model, config, encoding, split: EncodedSplit, args, run) -> dict[str, float]:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from zoo.atomic import atomic_path
 from zoo.data.dataset import EncodedSplit, load_split
 from zoo.engine.generate import load_run
-from zoo.errors import DataError, UsageError, ZooError
+from zoo.errors import DataError, ZooError
 from zoo.metrics import METRIC_RESOLUTION, compare_metrics
 from zoo.music.score import Score
 
@@ -40,10 +40,6 @@ def evaluate(args: dict[str, Any]) -> dict[str, Any]:
     writes them to metrics.csv. Returns the evaluation.csv row plus "metrics" (rows, or None if skipped).
     """
     num_samples = int(args.get("num_samples") or 0)
-    if num_samples < 0:
-        raise UsageError(f"--num_samples must be 0 (no metrics) or more (got {num_samples})")
-    if args.get("sample_length") is not None and args["sample_length"] < 1:
-        raise UsageError(f"--sample_length must be at least 1 (got {args['sample_length']})")
     run, config, model_type, encoding, model = load_run(args["weights_path"], args["name"], checkpoint=args["checkpoint"])
     # A data path from config.json is as good as one from -p: user data, read by the restricted unpickler.
     data_paths = config.get("data") if isinstance(config.get("data"), dict) else {}

@@ -23,8 +23,15 @@ from zoo.core.model_type import ModelType, TrainingContext
 from zoo.core.registry import get_model_type
 from zoo.core.run_folder import RunFolder
 from zoo.encodings import encoding_from_config
-from zoo.engine.callbacks import (Checkpointer, NaNGuard, SampleWriter, StepLimit, early_stopping,
-                                  read_backup_state, resume_best_val_loss)
+from zoo.engine.callbacks import (
+    Checkpointer,
+    NaNGuard,
+    SampleWriter,
+    StepLimit,
+    early_stopping,
+    read_backup_state,
+    resume_best_val_loss,
+)
 from zoo.engine.tensorboard_log import drop_events_after
 from zoo.engine.threads import configure_threads
 from zoo.engine.warm_start import check_compatible, resolve_init_from, warm_start
@@ -164,8 +171,6 @@ def train(args: dict[str, Any]) -> RunFolder:
         "log_dir": str(run.log_dir),
         "versions": versions(),
     }
-    run.path.mkdir(parents=True, exist_ok=True)
-    run.save_config(config)
     context = TrainingContext(run=run, config=args, data=data, encoding=encoding)
 
     strategy = make_strategy(args["strategy"])
@@ -186,6 +191,9 @@ def train(args: dict[str, Any]) -> RunFolder:
             initial_epoch = backup_state["epoch"]
             best_val_loss = resume_best_val_loss(backup_state, run.checkpoints)
             print(f"resuming '{run.name}' from its backup after epoch {initial_epoch}", file=sys.stderr)
+    # Written once the model is built and its starting weights are in: a source that does not fit leaves no run.
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.save_config(config)
 
     log_path = run.path / "training_log.csv"
     if backup_state is not None:
@@ -201,8 +209,10 @@ def train(args: dict[str, Any]) -> RunFolder:
     restored = (backup_state or {}).get("callbacks") or {}
     step_limit = next((cb for cb in stateful if isinstance(cb, StepLimit)), None)
     if step_limit is not None:
-        step_limit.steps = next((state.get("steps", 0) for key, state in restored.items()
-                                 if key.endswith("-StepLimit")), 0)
+        # Steps done so far: the saved count, else (a run that had no limit before) the optimizer's own.
+        saved_steps = [state.get("steps") for key, state in restored.items() if key.endswith("-StepLimit")]
+        optimizer_steps = int(model.optimizer.iterations.numpy()) if getattr(model, "optimizer", None) else 0
+        step_limit.steps = int(saved_steps[0]) if saved_steps else optimizer_steps
     # Everything an epoch logs (CSV row, TensorBoard, sample) is written before the Checkpointer commits the
     # epoch, so a kill in between leaves only what the resume trims (`trim_log`, `drop_events_after`) and redoes,
     # never a committed epoch without its logs.

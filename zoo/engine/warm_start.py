@@ -51,7 +51,9 @@ def resolve_init_from(spec: str, weights_root: str | Path) -> WarmStartSource:
     run = RunFolder(Path(weights_root), name)
     try:
         config = run.load_config()
+        get_model_type(config["model_type"])  # a file of an older layout names its family's old modules
         path = run.model_file(which or "best")
+        check_weights_file(path)  # refused before any data is prepared, like a file named directly
     except RunError as error:
         raise RunError(f"--init_from: {error}") from None
     return WarmStartSource(spec, path, config)

@@ -5,7 +5,9 @@ kind is read or written.
 """
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Iterable
@@ -126,8 +128,8 @@ def write_piece(score: Score, stem: Path, sample_rate: int = 22050) -> tuple[dic
     stem.parent.mkdir(parents=True, exist_ok=True)
     # Appended, not with_suffix: a dotted run name ("my.run-0") must not lose its tail and collide.
     paths = {kind: stem.with_name(f"{stem.name}.{ext}") for kind, ext in (("midi", "mid"), ("wav", "wav"), ("png", "png"))}
-    from zoo.music.midi import write_midi
     from zoo.music.audio import render_wav
+    from zoo.music.midi import write_midi
     from zoo.music.pianoroll import save_pianoroll_png
 
     # Each file is written beside its name and renamed into place: a kill mid-write leaves the earlier file
@@ -141,11 +143,54 @@ def write_piece(score: Score, stem: Path, sample_rate: int = 22050) -> tuple[dic
     return paths, audio
 
 
-def write_pieces(scores: Iterable[Score], output_dir: str | os.PathLike, prefix: str) -> list[Path]:
-    """Writes the i-th score as `output_dir/prefix-i`.mid/.wav/.png, saying so on stderr; returns every path."""
+def output_stem(run: str, mode: str, seed: int, index: int) -> str:
+    """The name, without suffix, of output `index` that generate.py writes: `{run}-{mode}-s{seed}-{index}`.
+
+    One rule for every model type. `mode` is the generate mode: the type's --mode (musicvae's reconstruct,
+    crossmodal's audio, ...) or "sample"; `seed` is the command's --seed. An output's files are `{stem}.{ext}`
+    (.mid, .wav, .png, .ls, ...) and `{stem}-{part}.{ext}` where it has several of a kind (crossmodal's
+    -transcription.mid) or per-output arrays (lead sheets' -probs.npy); a file about a whole call (musicvae's
+    interpolation -all.mid) takes the stem of the call's first output. See `next_output_index`.
+    """
+    return f"{_output_prefix(run, mode, seed)}{index}"
+
+
+def _output_prefix(run: str, mode: str, seed: int) -> str:
+    return f"{run}-{mode}-s{seed}-"
+
+
+def next_output_index(output_dir: str | os.PathLike, run: str, mode: str, seed: int) -> int:
+    """One past the highest index of any file in `output_dir` named by `output_stem(run, mode, seed, index)`
+    (0 when none): a generate call numbers its outputs from here, so a rerun with the same run, mode and
+    seed adds files instead of overwriting the earlier ones."""
+    # The index ends the name or is followed by a suffix or part; "run-sample-s0-1x" or a hidden temporary is not one.
+    pattern = re.compile(re.escape(_output_prefix(run, mode, seed)) + r"(\d+)(?:[.-]|$)")
+    folder = Path(output_dir)
+    names = [path.name for path in folder.iterdir()] if folder.is_dir() else []
+    return max((int(m.group(1)) + 1 for m in map(pattern.match, names) if m), default=0)
+
+
+def output_stems(output_dir: str | os.PathLike, run: str, mode: str, seed: int, count: int) -> list[Path]:
+    """`output_dir / output_stem(...)` of the `count` outputs of one generate call, numbered from
+    `next_output_index`; call it before writing any of them."""
+    first = next_output_index(output_dir, run, mode, seed)
+    return [Path(output_dir) / output_stem(run, mode, seed, first + i) for i in range(count)]
+
+
+def write_pieces(scores: Iterable[Score], output_dir: str | os.PathLike, run: str, mode: str, seed: int,
+                 call_parts: dict[str, Score] | None = None) -> list[Path]:
+    """Writes each score as `output_stem(run, mode, seed, index)`.mid/.wav/.png in `output_dir`, numbered from
+    `next_output_index` (no earlier output is overwritten), then each {part: score} of `call_parts` (about the
+    whole call, e.g. an interpolation joined) as the first output's stem + `-{part}`; says so on stderr and
+    returns every path."""
+    first = next_output_index(output_dir, run, mode, seed)
+    stem = Path(output_dir) / output_stem(run, mode, seed, first)
+    pieces = itertools.chain(
+        ((stem.with_name(output_stem(run, mode, seed, first + i)), score) for i, score in enumerate(scores)),
+        ((stem.with_name(f"{stem.name}-{part}"), score) for part, score in (call_parts or {}).items()))
     written = []
-    for i, score in enumerate(scores):
-        paths, _ = write_piece(score, Path(output_dir) / f"{prefix}-{i}")
+    for path, score in pieces:
+        paths, _ = write_piece(score, path)
         written.extend(paths.values())
         print(f"wrote {paths['midi']}, {paths['wav'].name}, {paths['png'].name}", file=sys.stderr)
     return written

@@ -6,12 +6,12 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.core.checkpoints import load_model, save_model
 from zoo.cli import parse_training_args, run_cli, training_main, zoo_main
+from zoo.core.checkpoints import load_model, save_model
+from zoo.core.registry import get_model_type
 from zoo.data.dataset import TrainingData, load_split
 from zoo.encodings import encoding_from_config
 from zoo.families.crossmodal.crossmodal_layers import gaussian_kl
-from zoo.core.registry import get_model_type
 
 pytestmark = pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="the notes data needs fluidsynth")
 TINY = ["--hidden_dims_1", "32", "--hidden_dims_2", "16", "--dims", "4", "--adv_dim", "8"]
@@ -127,10 +127,28 @@ def test_resume_and_load_continue_from_saved_state(trained, notes_data, capsys):
         assert run_cli(training_main, ["-n", "cm", "--resume_auto", "-e", "3", *common]) == 0
     assert json.loads((trained / "cm" / "backup" / "state.json").read_text())["epoch"] == 3
     assert "resuming 'cm' from its backup after epoch 2" in capsys.readouterr().err
-    assert run_cli(training_main, ["-n", "cm2", "--load", "cm", "--load_epoch", "1", "-e", "1", *common]) == 0
+    # --load maps onto --init_from: another seed and a learning rate too small to move the weights keep the
+    # source's VAEs; the source's discriminator is dropped (this run has none).
+    source = trained / "cm" / "checkpoints" / "epoch-0001.keras"
+    assert run_cli(training_main, ["-n", "cm2", "--load", "cm", "--load_epoch", "1", "-e", "1", "--seed", "1",
+                                   "--learning_rate", "1e-9", *common]) == 0
     assert "epoch-0001.keras" in capsys.readouterr().err
-    assert run_cli(training_main, ["-n", "cm3", "--load", "cm", "--load_epoch", "9", "-e", "1", *common]) == 2
-    assert "no checkpoint of epoch 9" in capsys.readouterr().err
+    assert json.loads((trained / "cm2" / "config.json").read_text())["args"]["init_from"] == str(source)
+    loaded, start = load_model(trained / "cm2" / "model.keras"), load_model(source)
+    assert not loaded.adversarial and start.adversarial
+    for name, part in loaded.vae_layers().items():
+        for a, b in zip(part.trainable_weights, start.vae_layers()[name].trainable_weights, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-6, err_msg=name)
+
+    def fails(flags, message):
+        capsys.readouterr()
+        assert run_cli(training_main, [*common, "-e", "1", *flags]) == 2, flags
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:") and message in err[0], err
+
+    fails(["-n", "cm3", "--load", "cm", "--load_epoch", "9"], "no checkpoint of epoch 9 (it has: epoch-0001.keras")
+    fails(["-n", "cm4", "--load", "cm", "--dims", "5"], "--init_from cm: its VAEs do not have this run's sizes")
+    fails(["-n", "cm5", "--load", "cm", "--init_from", "cm2"], "name different starting weights")
 
 
 def _no_skipped_optimizer_warning():
@@ -170,32 +188,32 @@ def test_binary_labels_train_with_a_bernoulli_likelihood(notes_data):
 def test_every_play_mode_writes_its_files(trained, generate, tmp_path, capsys):
     out = ["--output_dir", str(tmp_path), "--num_outputs", "1"]
     assert generate(trained, "--mode", "info", *out) == 0
-    assert "signal VAE: input 410" in (tmp_path / "cm-info-0.txt").read_text()
+    assert "signal VAE: input 410" in (tmp_path / "cm-info-s0-0.txt").read_text()
     assert generate(trained, "--mode", "trajectory", "--trajectory", "helix", "--iterations", "3", *out,
                     "--num_outputs", "2") == 0
-    assert (tmp_path / "cm-helix-1.wav").is_file()
+    assert (tmp_path / "cm-trajectory-s0-1-helix.wav").is_file()
     assert generate(trained, "--mode", "sequence", "--sequence", "4:3:2+-", "5:0:4+4:3:1", "--n_steps", "5", *out,
                     "--num_outputs", "2", "--latent_sample", "1") == 0
-    assert (tmp_path / "cm-sequence-1.wav").is_file()
+    assert (tmp_path / "cm-sequence-s0-1.wav").is_file()
     assert generate(trained, "--mode", "morphing", "--sequence", "4:3:2+-", "5:0:4+4:3:1", "6:1:1+-",
                     "--interp_order", "3", "--n_steps", "4", "--iterations", "3", *out) == 0
-    with wave.open(str(tmp_path / "cm-morphing-0.wav")) as file:
+    with wave.open(str(tmp_path / "cm-morphing-s0-0.wav")) as file:
         assert file.getframerate() == 22050 and file.getnchannels() == 1 and file.getnframes() >= 9 * 680
     t = np.arange(2 * 44100) / 44100  # one second of A4, then one of silence, at another rate
     _write_wav(tmp_path / "a4.wav", np.where(t < 1, 0.3 * np.sin(2 * np.pi * 440 * t), 0.0), rate=44100)
     assert generate(trained, "--mode", "audio", "--input", str(tmp_path / "a4.wav"), "--iterations", "3", *out) == 0
     assert "resampling" in capsys.readouterr().err
-    assert {p.name for p in tmp_path.glob("cm-audio-0*")} == {"cm-audio-0-transcription.mid",
-                                                              "cm-audio-0-resynthesis.wav", "cm-audio-0.png"}
+    assert {p.name for p in tmp_path.glob("cm-audio-s0-0*")} == {"cm-audio-s0-0-transcription.mid",
+                                                                 "cm-audio-s0-0-resynthesis.wav", "cm-audio-s0-0.png"}
     from zoo.music.midi import read_midi, write_midi
 
-    transcribed = read_midi(tmp_path / "cm-audio-0-transcription.mid")  # at 120 qpm: 2 x resolution ticks a second
+    transcribed = read_midi(tmp_path / "cm-audio-s0-0-transcription.mid")  # at 120 qpm: 2 x resolution ticks a second
     assert all(track.notes["start"].max(initial=0) < 1.05 * 2 * transcribed.resolution for track in transcribed.tracks)
     from zoo.music.score import Score, Track, make_notes
 
     write_midi(Score(tracks=[Track(notes=make_notes([72, 74], [0, 480], [480, 960], [40, 100]))]), tmp_path / "in.mid")
     assert generate(trained, "--mode", "midi", "--input", str(tmp_path / "in.mid"), "--iterations", "3", *out) == 0
-    assert (tmp_path / "cm-midi-0.wav").is_file()
+    assert (tmp_path / "cm-midi-s0-0.wav").is_file()
 
 
 def test_bad_play_inputs_get_one_line_and_exit_code_2(trained, generate, tmp_path, capsys):
@@ -230,9 +248,10 @@ def test_bad_training_flags_are_refused(notes_data, tmp_path, capsys):
         (["--random_mode", "bernoulli", "--zero_extra_class", "0"], "need --zero_extra_class 1"),
         (["--labels", "pitch", "tempo"], "--labels takes distinct names"),
         (["--load", "nothing"], "no run named 'nothing'"),
+        (["--load_epoch", "1"], "give --load"),
         (["--cuda", "7"], "--cuda 7"),
         (["--instruments", "Flute", "--frames", "10", "90"], "reaches past the 41 frames"),
-        (["--pitch_shift", "-1"], "--pitch_shift must not be negative"),
+        (["--pitch_shift", "-1"], "argument --pitch_shift: must be 0 or more (got -1)"),
     ]
     for flags, message in cases:
         assert run_cli(training_main, base + flags) == 2, flags
@@ -269,7 +288,7 @@ def test_evaluate_writes_tables_figures_and_the_baseline(trained, generate, tmp_
     assert list(analysis.glob("test-0-*-from-labels.wav"))
     # info names the last evaluation's numbers per direction
     assert generate(trained, "--mode", "info", "--output_dir", str(tmp_path)) == 0
-    info = (tmp_path / "cm-info-0.txt").read_text()
+    info = (tmp_path / "cm-info-s0-0.txt").read_text()
     transfer = next(line for line in info.splitlines() if line.strip().startswith("transfer:"))
     assert f"classif {values[('transfer', 'classif', 'octave')]:.3f} / " in transfer
     assert "baseline: symbolic_ll" in info

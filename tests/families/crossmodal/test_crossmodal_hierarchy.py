@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from zoo.core.checkpoints import load_model
 from zoo.cli import run_cli, training_main, zoo_main
+from zoo.core.checkpoints import load_model
 
 needs_fluidsynth = pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="the notes data needs fluidsynth")
 TINY = ["--hidden_dims_1", "24", "16", "--hidden_num_1", "1", "2", "--hidden_dims_2", "12", "--hidden_num_2", "1",
@@ -51,14 +51,14 @@ def test_two_level_run_trains_resumes_loads_plays_and_evaluates(hierarchy_run, t
 
     out = ["-n", "h2", "-w", str(weights), "--output_dir", str(tmp_path), "--num_outputs", "1", "--iterations", "1"]
     assert run_cli(cli.generate_main, ["--mode", "info", *out]) == 0
-    assert "latent 6 -> 4" in (tmp_path / "h2-info-0.txt").read_text()
+    assert "latent 6 -> 4" in (tmp_path / "h2-info-s0-0.txt").read_text()
     assert run_cli(cli.generate_main, ["--mode", "trajectory", "--trajectory", "circle", "--n_steps", "6", *out]) == 0
     t = np.arange(11025) / 22050
     from zoo.music.audio import write_wav
 
     write_wav((0.3 * np.sin(2 * np.pi * 659.25 * t)).astype(np.float32), tmp_path / "e5.wav", 22050)
     assert run_cli(cli.generate_main, ["--mode", "audio", "--input", str(tmp_path / "e5.wav"), *out]) == 0
-    for name in ("h2-circle-0.wav", "h2-audio-0-transcription.mid", "h2-audio-0-resynthesis.wav"):
+    for name in ("h2-trajectory-s0-0-circle.wav", "h2-audio-s0-0-transcription.mid", "h2-audio-s0-0-resynthesis.wav"):
         assert (tmp_path / name).is_file(), name
 
     assert run_cli(zoo_main, ["evaluate", "-n", "h2", "-w", str(weights), "--classifier_epochs", "2"]) == 0
@@ -78,7 +78,7 @@ def test_hidden_sizes_must_match_the_latent_layers(hierarchy_run, tmp_path, caps
             "--instruments", "Flute"]
     cases = [
         (["--dims", "8", "4", "--hidden_dims_1", "8", "8", "8"], "--hidden_dims_1 takes one value or one per --dims"),
-        (["--dims", "8", "0"], "--dims values must be at least 1"),
+        (["--dims", "8", "0"], "argument --dims: must be at least 1 (got 0)"),
     ]
     for flags, message in cases:
         assert run_cli(training_main, base + flags) == 2, flags

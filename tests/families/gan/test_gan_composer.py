@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from gan_helpers import GAN_TYPE
+
 from zoo.cli import generate_main, run_cli, training_main
 from zoo.core.checkpoints import load_model
 from zoo.families.gan.gan_model import GAN
@@ -21,7 +21,8 @@ TINY_FLAGS = ["--gan_latent_dims", "32", "--gan_starting_num_channels", "16", "-
 @pytest.mark.parametrize("flags, message", [
     (["--gan_dropout_prob", "1.5"], "--gan_dropout_prob"),
     (["--gan_activation", "wobbly"], "--gan_activation"),
-    (["-l", "sparse_categorical_crossentropy"], "does not apply to model type 'gan'"),
+    (["-l", "sparse_categorical_crossentropy"],
+     "-l sparse_categorical_crossentropy does not apply to model type 'gan'"),
     (["--gan_latent_dims", "0"], "--gan_latent_dims"),
     (["--lstm_size", "8"], "model type 'lstm'"),
 ])
@@ -72,10 +73,10 @@ def test_training_and_generate_write_the_run_and_music(trained_gan, tmp_path, ca
             "--output_dir", str(out), "--latent_step", "0.5"]
     assert run_cli(generate_main, argv) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == [f"chorales-0-{i}.{ext}" for i in range(2) for ext in ("mid", "png", "wav")]
+    assert names == [f"chorales-sample-s0-{i}.{ext}" for i in range(2) for ext in ("mid", "png", "wav")]
     from zoo.music.io import load_score
 
-    score = load_score(out / "chorales-0-0.mid")
+    score = load_score(out / "chorales-sample-s0-0.mid")
     assert score.num_notes > 0 and score.end <= 4 * 4 * score.resolution
     assert run_cli(generate_main, [*argv[:6], "--threshold", "1.5"]) == 2
     assert "--threshold" in capsys.readouterr().err
@@ -159,7 +160,7 @@ def test_numeric_windows_train_and_generate(tmp_path, chorale_files):
     out = tmp_path / "out"
     assert run_cli(generate_main, ["-n", "tokens", "-w", str(weights), "--num_outputs", "1", "--length", "30",
                                    "--output_dir", str(out)]) == 0
-    score = load_score(out / "tokens-0-0.mid")
+    score = load_score(out / "tokens-sample-s0-0.mid")
     assert 0 < score.num_notes and score.end <= 36 * 240 + 480  # 3 windows of 12 tokens, 0.5 quarter apart
 
 

@@ -3,18 +3,19 @@ from __future__ import annotations
 
 import shutil
 import zipfile
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
 from helpers import SHARED_DATA, needs_shared
-from zoo.core.checkpoints import load_model, save_model
 from zoo.cli import generate_main, run_cli, training_main, zoo_main
+from zoo.core.checkpoints import load_model, save_model
+from zoo.core.registry import get_model_type
 from zoo.families.leadsheet import leadsheet_encoding as ls
 from zoo.families.leadsheet.compae_manager import MANAGERS, QUEUELESS
 from zoo.families.leadsheet.leadsheet_network import LeadSheetGenerator
-from zoo.core.registry import get_model_type
 from zoo.music.leadsheet import read_leadsheet
 
 LICKS = SHARED_DATA / "leadsheets" / "combination" / "rbmprovisor-ii-V-I"
@@ -174,24 +175,24 @@ def test_generate_over_trades_with_a_solo(trained, folders, tmp_path):
     source = folders / "valid" / "0008.ls"
     argv = ["-n", "ae", "-w", str(trained / "w"), "--output_dir", str(tmp_path), "--generate_over", str(source), "2bar"]
     assert run_cli(generate_main, argv) == 0
-    assert np.load(tmp_path / "generated_chosen.npy").shape == (2, 96)
-    expert = [np.load(tmp_path / f"generated_info_{i}.npy") for i in range(5)]
+    stems = [tmp_path / f"ae-sample-s0-{k}" for k in range(2)]
+    assert all(np.load(f"{stem}-chosen.npy").shape == (96,) for stem in stems)
+    expert = [np.stack([np.load(f"{stem}-info-{i}.npy") for stem in stems]) for i in range(5)]
     assert expert[0].shape == expert[1].shape == (2, 96, 39)
     features, strengths, vectors = expert[2], expert[3], expert[4]
     assert features.shape == vectors.shape == (2, 96, 5) and strengths.shape == (2, 96)
     assert strengths[0].nonzero()[0].tolist() == [23, 47, 71, 95]
     np.testing.assert_allclose(features[:, :24], np.repeat(vectors[:, 23:24], 24, axis=1), atol=1e-6)
-    lines = (tmp_path / "generated_sources.txt").read_text().splitlines()
-    assert lines[1].endswith("starting at 96 = bar 2")
-    assert read_leadsheet(tmp_path / "generated_1.ls").chords
-    assert (tmp_path / "generated_0.wav").is_file() and (tmp_path / "generated_0.mid").is_file()
+    assert Path(f"{stems[1]}-source.txt").read_text().strip().endswith("starting at 96 = bar 2")
+    assert read_leadsheet(f"{stems[1]}.ls").chords
+    assert Path(f"{stems[0]}.wav").is_file() and Path(f"{stems[0]}.mid").is_file()
 
 
 def test_generate_encodes_dataset_segments(trained, tmp_path):
     argv = ["-n", "ae", "-w", str(trained / "w"), "--output_dir", str(tmp_path), "--generate", "--num_outputs", "2"]
     assert run_cli(generate_main, argv) == 0
-    assert np.load(tmp_path / "generated_chosen.npy").shape == (2, 192)  # the run's 4-bar segments
-    assert "0008.ls: starting at" in (tmp_path / "generated_sources.txt").read_text()
+    assert np.load(tmp_path / "ae-sample-s0-1-chosen.npy").shape == (192,)  # the run's 4-bar segments
+    assert "0008.ls: starting at" in (tmp_path / "ae-sample-s0-0-source.txt").read_text()
 
 
 def test_export_connectome_layout(trained, tmp_path):

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from leadsheet_helpers import leadsheet_folders
+
 from zoo.core.registry import get_model_type
-from zoo.families.leadsheet import leadsheet_data
 from zoo.families.leadsheet.leadsheet_data import folder_groups, segment_starts
 
 
@@ -22,7 +21,7 @@ def test_segment_starts_include_the_last_one():
 
 
 def test_batches_draw_each_dataset_folder_and_skip_unusable_files(folders, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(leadsheet_data, "CACHE_ROOT", tmp_path / "cache")
+    monkeypatch.setenv("ZOO_DATA_CACHE", str(tmp_path / "cache"))  # a fresh cache: the skipped files are printed
     (folders / "v" / "chords_only.ls").write_text("(part (type chords))\nC7 | F7 | C7 | G7 |\n")
     model_type = get_model_type("poex")
     args = model_type.check_args({"model_type": "poex", "dataset": [str(folders / "a"), str(folders / "b")],

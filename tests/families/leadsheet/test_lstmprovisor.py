@@ -5,10 +5,11 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from leadsheet_helpers import leadsheet_folders
-from zoo.core.checkpoints import load_model
+
+from helpers import check_reruns_add_outputs
 from zoo.cli import generate_main, run_cli, training_main, zoo_main
+from zoo.core.checkpoints import load_model
 from zoo.core.registry import get_model_type
 from zoo.families.leadsheet import leadsheet_encoding as ls
 from zoo.music.leadsheet import read_leadsheet
@@ -46,25 +47,33 @@ def test_generate_over_writes_the_seed_outputs(trained, tmp_path, folders):
     assert run_cli(generate_main, argv) == 0
     bars = ls.score_to_grid(read_leadsheet(source))["root"].size // 48
     chunks = -(-bars // 3)
-    assert chunks == 2 and len(list(tmp_path.glob("generated_*.ls"))) == chunks
-    assert np.load(tmp_path / "generated_chosen.npy").shape == (chunks, 144)
-    assert read_leadsheet(tmp_path / "generated_1.ls").metadata["end_tick"] == str(480)
-    probs = np.load(tmp_path / "generated_probs.npy")
+    assert chunks == 2 and len(list(tmp_path.glob("tiny-sample-s0-*.ls"))) == chunks
+    # Each chunk's arrays are cut to its real length, like its lead sheet: 3 bars, then the 1 bar left.
+    assert [np.load(tmp_path / f"tiny-sample-s0-{k}-chosen.npy").shape for k in range(2)] == [(144,), (48,)]
+    assert read_leadsheet(tmp_path / "tiny-sample-s0-1.ls").metadata["end_tick"] == str(480)
+    probs = np.load(tmp_path / "tiny-sample-s0-0-probs.npy")
     np.testing.assert_allclose(probs.sum(-1), 1, atol=1e-5)
-    assert np.load(tmp_path / "generated_info_1.npy").shape == probs.shape
-    lines = (tmp_path / "generated_sources.txt").read_text().splitlines()
-    assert len(lines) == chunks and lines[1].endswith("starting at 144 = bar 3")
+    assert np.load(tmp_path / "tiny-sample-s0-0-info-1.npy").shape == probs.shape == (144, 39)
+    assert (tmp_path / "tiny-sample-s0-1-source.txt").read_text().strip().endswith("starting at 144 = bar 3")
     from zoo.music.io import load_score
 
-    generated = load_score(tmp_path / "generated_0.ls")
+    generated = load_score(tmp_path / "tiny-sample-s0-0.ls")
     assert len(generated.chords) > 0
-    assert (tmp_path / "generated_0.mid").is_file() and (tmp_path / "generated_0.wav").is_file()
+    assert (tmp_path / "tiny-sample-s0-0.mid").is_file() and (tmp_path / "tiny-sample-s0-0.wav").is_file()
+
+
+def test_generating_again_never_overwrites(trained, tmp_path):
+    files = check_reruns_add_outputs(["-n", "tiny", "-w", str(trained), "--bars", "1", "--num_outputs", "1"],
+                                     tmp_path)
+    parts = [".ls", ".mid", ".wav", ".png", "-source.txt", "-chosen.npy", "-probs.npy", "-info-0.npy", "-info-1.npy"]
+    assert sorted(files) == sorted(f"tiny-sample-{stem}{part}" for stem in ("s1-0", "s1-1", "s2-0") for part in parts)
+    assert files["tiny-sample-s1-1-chosen.npy"] == files["tiny-sample-s1-0-chosen.npy"]  # same seed, same melody
 
 
 def test_generate_over_dataset_segments(trained, tmp_path):
     argv = ["-n", "tiny", "-w", str(trained), "--output_dir", str(tmp_path), "--generate", "--num_outputs", "2"]
     assert run_cli(generate_main, argv) == 0
-    assert np.load(tmp_path / "generated_chosen.npy").shape == (2, 192)
+    assert [np.load(tmp_path / f"tiny-sample-s0-{k}-chosen.npy").shape for k in range(2)] == [(192,)] * 2
 
 
 def test_export_connectome(trained, tmp_path):
@@ -90,16 +99,41 @@ def test_export_savedmodel_serves_and_generates(trained, tmp_path):
     assert chosen.shape == (1, 48) and probs.shape == (1, 48, 39) and experts.shape == (2, 1, 48, 39)
 
 
-def test_resume_loads_the_parameters(trained):
+def test_resume_starts_from_the_parameters_and_goes_on_counting(trained, folders, tmp_path, capsys):
+    """--resume TIMESTEP PARAMFILE is --init_from PARAMFILE; the epochs and Adam's step counter go on from TIMESTEP."""
+    import csv
+    import json
+
+    source = trained / "tiny" / "model.keras"
+    common = ["-m", "poex", "-w", str(tmp_path / "w"), "-t", str(tmp_path / "l"), "--dataset", str(folders / "a"),
+              "--validation", str(folders / "v"), "--num_layers", "1", "--steps_per_epoch", "1", "-e", "3",
+              "--sample_every", "0", "--verbose", "0"]
+    # Another seed and a learning rate too small to move the weights: the run keeps PARAMFILE's.
+    argv = ["-n", "resumed", "--layer_size", "8", "--resume", "2", str(source), "--seed", "1",
+            "--learning_rate", "1e-9"]
+    assert run_cli(training_main, [*argv, *common]) == 0
+    run = tmp_path / "w" / "resumed"
+    assert json.loads((run / "config.json").read_text())["args"]["init_from"] == str(source)
+    rows = csv.DictReader((run / "training_log.csv").read_text().splitlines())
+    assert [row["epoch"] for row in rows] == ["2"]  # 2 steps of 1 a epoch were done
+    resumed, start = load_model(run / "model.keras"), load_model(source)
+    for a, b in zip(resumed.trainable_weights, start.trainable_weights, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
     model_type = get_model_type("poex")
-    source = load_model(trained / "tiny" / "model.keras")
-    config = {"layer_size": [8], "num_layers": [1], "resume": [7, str(trained / "tiny" / "model.keras")]}
+    config = {"layer_size": [8], "num_layers": [1], "resume": [7, str(source)], "steps_per_epoch": 3}
     model = model_type.build(config, None)
-    for a, b in zip(model.get_weights(), source.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    # Iterations are numbered on from TIMESTEP: 7 steps of 3 a epoch are two whole epochs done.
-    assert model_type.initial_epoch({**config, "steps_per_epoch": 3}) == 2
+    model_type.compile(model, config)
+    assert int(model.optimizer.iterations) == 7 and model_type.initial_epoch(config) == 2
     assert model_type.initial_epoch({"steps_per_epoch": 3}) == 0
+
+    def fails(extra, message):
+        capsys.readouterr()
+        assert run_cli(training_main, [*common, *extra]) == 2, extra
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:") and message in err[0], err
+
+    fails(["-n", "wider", "--layer_size", "16", "--resume", "0", str(source)], "do not fit this model")
+    fails(["-n", "both", "--resume", "0", str(source), "--init_from", "tiny"], "name different starting weights")
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -122,7 +156,8 @@ def test_bad_training_flags_exit_2(extra, message, tmp_path, capsys):
     (lambda d: d / "b" / "0003.ls", "8bar", "longer than"),
 ])
 def test_bad_generate_over_exits_2(trained, folders, tmp_path, capsys, make, width, message):
-    argv = ["-n", "tiny", "-w", str(trained), "--output_dir", str(tmp_path), "--generate_over", str(make(folders)), width]
+    argv = ["-n", "tiny", "-w", str(trained), "--output_dir", str(tmp_path), "--generate_over", str(make(folders)),
+            width]
     assert run_cli(generate_main, argv) == 2
     assert message in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # nothing half-written
@@ -134,4 +169,4 @@ def test_chords_only_file_is_fine_for_generate_over(trained, tmp_path):
     out = tmp_path / "out"
     assert run_cli(generate_main, ["-n", "tiny", "-w", str(trained), "--output_dir", str(out),
                                    "--generate_over", str(source), "full"]) == 0
-    assert np.load(out / "generated_chosen.npy").shape == (1, 192)
+    assert np.load(out / "tiny-sample-s0-0-chosen.npy").shape == (192,)

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from musicvae_helpers import check_error, tiny_config, tiny_model, write_config
 
 from helpers import NOTTINGHAM_MIDI, needs_shared
-from musicvae_helpers import check_error, tiny_config, tiny_model, write_config
 from zoo.cli import generate_main, run_cli, training_main, zoo_main
 
 
@@ -51,13 +51,16 @@ def test_generate_and_evaluate(vae_run, tmp_path, capsys):
     out = tmp_path / "out"
     base = ["-n", name, "-w", str(weights), "--output_dir", str(out), "--temperature", "0"]
     assert run_cli(generate_main, ["-n", name, "-w", str(weights), "--num_outputs", "2", "--output_dir", str(out)]) == 0
-    assert len(list(out.glob("*-sample-0-*.mid"))) == 2
+    assert len(list(out.glob("*-sample-s0-*.mid"))) == 2
     folder = NOTTINGHAM_MIDI / "melody"
     assert run_cli(generate_main, [*base, "--mode", "interpolate", "--num_outputs", "3", "--input",
                                    str(folder / "ashover1.mid"), str(folder / "jigs10.mid")]) == 0
-    assert len(list(out.glob(f"{name}-interpolate-*"))) == 4 * 3 and (out / f"{name}-interpolate-0-all.mid").is_file()
+    assert len(list(out.glob(f"{name}-interpolate-s0-*"))) == 4 * 3
+    assert (out / f"{name}-interpolate-s0-0-all.mid").is_file()
     assert run_cli(generate_main, [*base, "--mode", "reconstruct", "--num_outputs", "1",
                                    "--input", str(folder / "ashover2.mid")]) == 0
+    assert {p.name for p in out.glob(f"{name}-reconstruct-*.mid")} == {f"{name}-reconstruct-s0-0.mid",
+                                                                         f"{name}-reconstruct-s0-0-original.mid"}
 
     def fails(extra, match):
         check_error(capsys, generate_main, [*base, *extra], match)
@@ -86,22 +89,39 @@ def test_generate_and_evaluate(vae_run, tmp_path, capsys):
         assert key in text, key
 
 
-def test_ckpt_path_and_train_dir(tmp_path):
+def test_ckpt_path_starts_from_the_files_weights(vae_run, melody_data, tmp_path, capsys):
+    """The seed's `ckpt_path` is `--init_from FILE`: the engine loads the file into the new run."""
+    import json
+
+    from zoo.core.checkpoints import load_model, save_model
+
+    weights, name = vae_run
+    source = weights / name / "model.keras"
+    config = write_config(tmp_path, tiny_config(ckpt_path=str(source)))
+    common = ["-m", "musicvae", "-p", str(melody_data / "train.pkl"), "-w", str(tmp_path / "w"), "-t",
+              str(tmp_path / "logs"), "--config", config, "--steps_per_epoch", "1", "-e", "1", "--sample_every", "0",
+              "--advanced_interval", "0", "--verbose", "0"]
+    # Another seed (another initialisation) and a learning rate too small to move the weights.
+    assert run_cli(training_main, ["-n", "tuned", "--seed", "1", "--learning_rate", "1e-9", *common]) == 0
+    run = tmp_path / "w" / "tuned"
+    assert json.loads((run / "config.json").read_text())["args"]["init_from"] == str(source)
+    tuned, trained = load_model(run / "model.keras"), load_model(source)
+    for a, b in zip(tuned.trainable_weights, trained.trainable_weights, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+    save_model(tiny_model(True), tmp_path / "hier.keras")
+    check_error(capsys, training_main, ["-n", "hier", "--ckpt_path", str(tmp_path / "hier.keras"), *common],
+                "do not fit this model")
+    check_error(capsys, training_main, ["-n", "both", "--init_from", str(tmp_path / "hier.keras"), *common],
+                "name different starting weights")
+    check_error(capsys, training_main, ["-n", "none", "--ckpt_path", str(tmp_path / "none.keras"), *common],
+                "ckpt_path: no model file")
+
+
+def test_train_dir_and_eval_dir(tmp_path):
     import shutil
 
-    from zoo.core.checkpoints import save_model
-    from zoo.errors import RunError
     from zoo.families.musicvae.music_vae import MusicVAE
-
-    model = tiny_model(False)
-    save_model(model, tmp_path / "start.keras")
-    vae = {"model": model.model_config, "ckpt_path": str(tmp_path / "start.keras")}
-    started = MusicVAE.build({"musicvae": vae}, None)
-    for a, b in zip(model.get_weights(), started.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    save_model(tiny_model(True), tmp_path / "hier.keras")
-    with pytest.raises(RunError, match="do not fit this model"):
-        MusicVAE.build({"musicvae": {**vae, "ckpt_path": str(tmp_path / "hier.keras")}}, None)
 
     folder = needs_shared(NOTTINGHAM_MIDI / "melody")
     for split, names in (("train", ["ashover1.mid", "ashover2.mid", "ashover3.mid"]), ("eval", ["ashover4.mid"])):

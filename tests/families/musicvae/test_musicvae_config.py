@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from musicvae_helpers import check_error, tiny_config, write_config
+
 from zoo.cli import training_main
 from zoo.families.musicvae.musicvae_config import CONFIG_DIR, resolve_config
 
@@ -45,3 +46,16 @@ def test_disable_autoregression_is_checked(tmp_path, capsys):
     simple_decoder["key"] = "simple"
     del simple_decoder["params"]["z_size"]
     check_error(capsys, training_main, base + ["--config", write_config(tmp_path, simple)], "needs the bottom decoder 'another'")
+
+
+def test_config_file_keys_have_their_flags_ranges(tmp_path, capsys):
+    """A key from the file goes through the range its flag declares (zoo/core/flags.py)."""
+    base = ["-m", "musicvae", "-n", "x", "-w", str(tmp_path / "w")]
+    for key, value, message in [("z_size", 0, "z_size: must be at least 1 (got 0)"),
+                                ("lr_scheduler_factor", 1.5, "lr_scheduler_factor: must be in (0, 1) (got 1.5)"),
+                                ("free_bits", -1, "free_bits: must be 0 or more (got -1)"),
+                                ("batch_size", 0, "batch_size: must be at least 1 (got 0)"),
+                                ("slice_bar", 2.5, "slice_bar must be an integer, got 2.5")]:
+        config = write_config(tmp_path, tiny_config(**{key: value}))
+        check_error(capsys, training_main, base + ["--config", config], message)
+    check_error(capsys, training_main, base + ["--z_size", "0"], "argument --z_size: must be at least 1 (got 0)")

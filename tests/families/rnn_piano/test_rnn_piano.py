@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,6 +72,18 @@ def test_evaluate_reports_finite_nll(runs, capsys):
     assert float(row["ais_spread"]) >= 0
 
 
+def test_runs_keep_their_rolls_in_the_data_cache_not_in_the_run_folder(runs, tmp_path, monkeypatch):
+    from zoo.data.corpus import cache_root
+
+    configs = [json.loads((runs / name / "config.json").read_text()) for name in ("rnn_nade", "rnn_rbm")]
+    assert not (runs / "rnn_nade" / "data").exists() and not (runs / "rnn_rbm" / "data").exists()
+    paths = {split: Path(path) for split, path in configs[0]["data"].items()}
+    assert sorted(paths) == ["test", "train", "valid"] and configs[1]["data"] == configs[0]["data"]  # one copy
+    assert all(path.is_absolute() and path.parent.parent == cache_root() and path.is_file() for path in paths.values())
+    monkeypatch.chdir(tmp_path)  # the stored paths hold from any working directory
+    assert run_cli(zoo_main, ["evaluate", "-n", "rnn_nade", "-w", str(runs), "--num_samples", "0"]) == 0
+
+
 @pytest.mark.parametrize("content, message", [
     ('{"train": [[[60]]], "valid": [[[60]]], "test": [[[10, 60]]]}', "pitch 10 is outside the 88 keys"),
     ("{oops", "not a readable JSON"),
@@ -89,12 +102,12 @@ def test_flags_of_the_other_model_type_are_refused(tmp_path, capsys):
     assert run_cli(training_main, argv) == 2  # an evaluate flag of rnn_rbm, not a training flag
     argv = ["-m", "rnn_rbm", "-n", "x", "-w", str(tmp_path), "--dropout", "1.5"]
     assert run_cli(training_main, argv) == 2
-    assert "--dropout must be in [0, 1)" in capsys.readouterr().err
+    assert "argument --dropout: must be in [0, 1) (got 1.5)" in capsys.readouterr().err
 
 
 def test_trains_on_prepared_88_key_pickles_and_refuses_other_ranges(tmp_path, capsys):
-    from zoo.families.rnn_piano.polyphonic import encoding_config, read_polyphonic_json, write_split_pickles
     from zoo.encodings.pianoroll import PianorollEncoding
+    from zoo.families.rnn_piano.polyphonic import encoding_config, read_polyphonic_json, write_split_pickles
 
     splits = {k: v[:3] for k, v in read_polyphonic_json(BUNDLED_JSB).items()}
     good = write_split_pickles(splits, tmp_path / "good", "jsb", encoding_config())

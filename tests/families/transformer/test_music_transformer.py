@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.core.checkpoints import load_model, save_model
 from zoo.cli import generate_main, run_cli, training_main, zoo_main
-from zoo.encodings import EOS_ID, PAD_ID
-from zoo.families.transformer.relative_attention import RelativeSelfAttention, skew
+from zoo.core.checkpoints import load_model, save_model
 from zoo.core.registry import get_model_type
+from zoo.encodings import EOS_ID, PAD_ID
 from zoo.families.transformer.music_transformer import TransformerGenerator
+from zoo.families.transformer.relative_attention import RelativeSelfAttention, skew
 
 VOCAB = 40
 CONFIG = dict(embed_dim=16, num_heads=2, ff_dim=24, transformer_dropout_prob=0.1, transformer_num_hidden_dense=1,
@@ -161,8 +161,8 @@ def test_checkpoint_reloads_to_the_same_outputs(tmp_path):
 
 @pytest.mark.parametrize("flags, message", [
     (["--embed_dim", "30", "--num_heads", "4"], "--embed_dim 30 is not a multiple of --num_heads 4"),
-    (["--transformer_dropout_prob", "1.5"], "--transformer_dropout_prob must be in [0, 1)"),
-    (["--max_seq_len", "0"], "--max_seq_len must be at least 1"),
+    (["--transformer_dropout_prob", "1.5"], "argument --transformer_dropout_prob: must be in [0, 1) (got 1.5)"),
+    (["--max_seq_len", "0"], "argument --max_seq_len: must be at least 1 (got 0)"),
     (["--transformer_hidden_dense_activation", "nope"], "unknown --transformer_hidden_dense_activation 'nope'"),
     (["--lstm_size", "8"], "--lstm_size is a flag of model type 'lstm'"),
 ])

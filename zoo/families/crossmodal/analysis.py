@@ -33,6 +33,8 @@ import keras
 import numpy as np
 
 from zoo.core.checkpoints import load_model, save_model
+from zoo.core.flags import non_negative_int, positive_int
+from zoo.core.optimizers import make_optimizer
 from zoo.data.dataset import load_split, split_paths
 from zoo.errors import DataError
 from zoo.families.crossmodal.crossmodal_layers import ResidualMLP
@@ -49,19 +51,21 @@ if TYPE_CHECKING:
 
 def add_analysis_arguments(parser) -> None:
     """lt_analyze.py's options (0/1 switches as the original)."""
-    parser.add_argument("--nb_passes", type=int, default=1, help="passes over the test mixtures (new weights each pass)")
+    parser.add_argument("--nb_passes", type=positive_int, default=1,
+                        help="passes over the test mixtures (new weights each pass)")
     parser.add_argument("--random_mode", choices=["constant", "bernoulli"], default=None,
                         help="test mixture weights (default: the run's)")
-    parser.add_argument("--classifier_epochs", type=int, default=100, help="baseline classifier epochs (original: 1000)")
-    parser.add_argument("--classifier_bs", type=int, default=64, help="baseline classifier batch size")
+    parser.add_argument("--classifier_epochs", type=positive_int, default=100,
+                        help="baseline classifier epochs (original: 1000)")
+    parser.add_argument("--classifier_bs", type=positive_int, default=64, help="baseline classifier batch size")
     parser.add_argument("--make_losses", type=int, choices=[0, 1], default=1, help="compute the model's metrics")
     parser.add_argument("--make_figures", type=int, choices=[0, 1], default=1, help="confusion and latent PNGs")
     parser.add_argument("--make_classifier", type=int, choices=[0, 1], default=1, help="train the PCA baseline")
     parser.add_argument("--evaluate_classifier", type=int, choices=[0, 1], default=1,
                         help="evaluate the PCA baseline (trained now, or saved by an earlier --make_classifier 1)")
-    parser.add_argument("--generate_audio", type=int, default=0, help="write N test notes: original, reconstruction, "
-                                                                      "synthesis from their labels")
-    parser.add_argument("--n_samples", type=int, default=0,
+    parser.add_argument("--generate_audio", type=non_negative_int, default=0,
+                        help="write N test notes: original, reconstruction, synthesis from their labels")
+    parser.add_argument("--n_samples", type=non_negative_int, default=0,
                         help="symbolic predictions from the posterior predictive: label probabilities averaged over N "
                              "posterior samples (0: decoded from the posterior mean)")
 
@@ -192,7 +196,7 @@ def train_classifier(features: np.ndarray, y: np.ndarray, config: dict[str, Any]
 
     keras.utils.set_random_seed(seed)
     classifier = build_classifier(config, features.shape[1])
-    classifier.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+    classifier.compile(optimizer=make_optimizer("adam", 1e-3), loss=loss)
     classifier.fit(features, y, batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True,
                    callbacks=[keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.2, patience=20)])
     return classifier
@@ -201,8 +205,6 @@ def train_classifier(features: np.ndarray, y: np.ndarray, config: dict[str, Any]
 # ---------------------------------------------------------------- the hook
 def analyse(model, config, encoding: NotesEncoding, split, args, run) -> dict[str, float]:
     """The `evaluate` hook: metrics averaged over `--nb_passes`, CSV and PNGs in weights/NAME/analysis/."""
-    if args["nb_passes"] < 1 or args["n_samples"] < 0 or args["classifier_epochs"] < 1 or args["classifier_bs"] < 1:
-        raise DataError("--nb_passes, --classifier_epochs and --classifier_bs must be at least 1, --n_samples at least 0")
     out = run.path / "analysis"
     out.mkdir(parents=True, exist_ok=True)
     mode = args.get("random_mode") or config["random_mode"]

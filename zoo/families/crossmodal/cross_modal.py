@@ -1,7 +1,8 @@
 """Cross-modal VAEs (latent-transcription): instrument audio <-> note labels, trained jointly.
 
 `-m crossmodal` trains `zoo.families.crossmodal.crossmodal_vae.CrossModalVAE` on the `notes` data set
-(`python -m zoo prepare --encoding notes -o data/notes`). The original `lt_train.py` options keep
+(rendered once into the data cache when FluidSynth and a GM SoundFont are installed, or made with
+`python -m zoo prepare --encoding notes -o DIR` and given with -p DIR). The original `lt_train.py` options keep
 their names and meanings; four of them are general training.py flags here: `--epochs` is `-e`,
 `--name` is `-n`, `--savedir` is `-w`, and `--dbroot` is the same as `-p` (a prepared folder).
 Differences from the original (specs/crossmodal.md §10): the split is by note, mixtures are
@@ -28,24 +29,42 @@ import keras
 import numpy as np
 
 from zoo.core.checkpoints import load_model
+from zoo.core.flags import non_negative_int, positive_int
+from zoo.core.model_cache import per_model
 from zoo.core.model_type import ModelType
 from zoo.core.optimizers import make_optimizer
 from zoo.core.registry import register_model_type
 from zoo.core.run_folder import RunFolder
+from zoo.data.corpus import DEFAULT_SPLIT, cached_dataset, content_key
 from zoo.data.dataset import TrainingData, resolve_training_data
-from zoo.errors import RunError, UsageError
+from zoo.errors import DataError, RunError, UsageError
 from zoo.families.crossmodal.analysis import add_analysis_arguments, analyse
 from zoo.families.crossmodal.callbacks import EpochSaver, ReconstructionPlotter
 from zoo.families.crossmodal.crossmodal_vae import CrossModalVAE
 from zoo.families.crossmodal.label_vectors import labels_from_logits
 from zoo.families.crossmodal.mixtures import fixed_mixtures, instrument_sources, mixing_arguments, mixture_dataset
 from zoo.families.crossmodal.note_labels import INSTRUMENTS, LABELS, check_instruments
+from zoo.families.crossmodal.notes_dataset import find_soundfonts
 from zoo.families.crossmodal.notes_encoding import NotesEncoding
 from zoo.families.crossmodal.play import add_play_arguments, latent_path, play
 from zoo.music import cqt
 from zoo.music.score import Score
 
-DEFAULT_DATA = Path("data/notes")
+
+def default_notes_data() -> Path:
+    """Every instrument's notes at the default options, rendered once into the data cache with the installed
+    SoundFont (the key names the options and the SoundFont file); DataError saying what to do without one."""
+    try:
+        font = find_soundfonts(None)[0]
+    except DataError as error:
+        raise DataError(f"no notes data: {error}; or make it elsewhere with `python -m zoo prepare --encoding notes "
+                        "-o DIR` and train with -p DIR (or --dbroot)") from None
+    encoding = NotesEncoding(soundfont=[str(font)])
+    stat = font.stat()
+    font_id = [str(font.resolve()), stat.st_size, stat.st_mtime_ns]
+    key = content_key("notes", encoding.to_config(), DEFAULT_SPLIT, font_id)
+    return cached_dataset(key, lambda folder: encoding.build_dataset(folder, **DEFAULT_SPLIT),
+                          f"the notes data set (every instrument, rendered with {font.name})")
 
 
 def _flag(value: str) -> int:
@@ -65,17 +84,23 @@ class CrossModal(ModelType):
     # ------------------------------------------------------------ command line
     @classmethod
     def add_arguments(cls, parser: argparse._ArgumentGroup) -> None:
-        parser.add_argument("--dbroot", default=None, help="prepared notes data folder (same as -p; default data/notes)")
-        parser.add_argument("--frames", type=int, nargs="*", default=[10, 25],
+        parser.add_argument("--dbroot", default=None,
+                            help="prepared notes data folder (same as -p; default: every instrument's notes, "
+                                 "rendered once into the data cache)")
+        parser.add_argument("--frames", type=non_negative_int, nargs="*", default=[10, 25],
                             help="frames kept of each note: START END (default 10 25), one index, or none for all")
-        parser.add_argument("--dims", type=int, nargs="+", default=[32],
+        parser.add_argument("--dims", type=positive_int, nargs="+", default=[32],
                             help="latent size; several values build a hierarchy of latent layers, bottom first "
                                  "(the cross term uses the last)")
         per_layer = "; one value, or one per --dims value"
-        parser.add_argument("--hidden_dims_1", type=int, nargs="+", default=[5000], help="signal VAE hidden width" + per_layer)
-        parser.add_argument("--hidden_num_1", type=int, nargs="+", default=[2], help="signal VAE hidden layers" + per_layer)
-        parser.add_argument("--hidden_dims_2", type=int, nargs="+", default=[800], help="symbol VAE hidden width" + per_layer)
-        parser.add_argument("--hidden_num_2", type=int, nargs="+", default=[2], help="symbol VAE hidden layers" + per_layer)
+        parser.add_argument("--hidden_dims_1", type=positive_int, nargs="+", default=[5000],
+                            help="signal VAE hidden width" + per_layer)
+        parser.add_argument("--hidden_num_1", type=positive_int, nargs="+", default=[2],
+                            help="signal VAE hidden layers" + per_layer)
+        parser.add_argument("--hidden_dims_2", type=positive_int, nargs="+", default=[800],
+                            help="symbol VAE hidden width" + per_layer)
+        parser.add_argument("--hidden_num_2", type=positive_int, nargs="+", default=[2],
+                            help="symbol VAE hidden layers" + per_layer)
         parser.add_argument("--labels", nargs="+", default=list(LABELS), help="label heads and their order")
         parser.add_argument("--instruments", nargs="+", default=["Piano", "Alto-Sax"],
                             help="instruments mixed together (each must be in the data set)")
@@ -86,13 +111,17 @@ class CrossModal(ModelType):
         parser.add_argument("--random_mode", choices=["constant", "bernoulli"], default="constant",
                             help="mixture weights: all 1, or each instrument present with p = 0.5")
         parser.add_argument("--zero_extra_class", type=_flag, default=1, help="1: each head has a silent class")
-        parser.add_argument("--pitch_shift", type=int, default=2,
+        parser.add_argument("--pitch_shift", type=non_negative_int, default=2,
                             help="transpose each training note by up to this many semitones at random, its frames "
                                  "and labels together, inside the instrument's range (default 2; 0: off, as the "
                                  "original, whose split by frame needed none)")
-        parser.add_argument("--save_epochs", type=int, default=500, help="also keep checkpoints/epoch-N.keras every N epochs")
-        parser.add_argument("--plot_epochs", type=int, default=100, help="reconstruction plot in samples/ every N epochs")
-        parser.add_argument("--load", default=None, help="start from the weights of this run (same -w folder)")
+        parser.add_argument("--save_epochs", type=non_negative_int, default=500,
+                            help="also keep checkpoints/epoch-N.keras every N epochs")
+        parser.add_argument("--plot_epochs", type=non_negative_int, default=100,
+                            help="reconstruction plot in samples/ every N epochs")
+        parser.add_argument("--load", default=None,
+                            help="start from the VAEs of this run (same -w folder), as --init_from RUN; a "
+                                 "discriminator that only one of the runs has starts afresh")
         parser.add_argument("--load_epoch", type=int, default=None,
                             help="with --load: its checkpoints/epoch-N.keras (default: its best model)")
         parser.add_argument("--beta_1", type=float, default=1.0, help="prior KL weight of the signal VAE")
@@ -100,8 +129,8 @@ class CrossModal(ModelType):
         parser.add_argument("--cross_1", type=float, default=10.0, help="weight of KL(q_signal || q_symbol)")
         parser.add_argument("--cross_2", type=float, default=0.0, help="weight of KL(q_symbol || q_signal)")
         parser.add_argument("--adversarial", type=_flag, default=0, help="1: train a discriminator on spectral frames")
-        parser.add_argument("--adv_dim", type=int, default=500, help="discriminator hidden width")
-        parser.add_argument("--adv_num", type=int, default=2, help="discriminator hidden layers")
+        parser.add_argument("--adv_dim", type=non_negative_int, default=500, help="discriminator hidden width")
+        parser.add_argument("--adv_num", type=non_negative_int, default=2, help="discriminator hidden layers")
         parser.add_argument("--adv_lr", type=float, default=1e-5, help="discriminator learning rate")
         parser.add_argument("--adv_weight", type=float, default=1.0,
                             help="weight of -log D(reconstruction) in the signal VAE's loss (0: discriminator only)")
@@ -114,8 +143,6 @@ class CrossModal(ModelType):
         for name in ("dims", "hidden_dims_1", "hidden_num_1", "hidden_dims_2", "hidden_num_2"):
             if len(args[name]) not in (1, layers):
                 raise UsageError(f"--{name} takes one value or one per --dims value ({layers}), got {len(args[name])}")
-            if min(args[name]) < 1:
-                raise UsageError(f"--{name} values must be at least 1 (got {' '.join(map(str, args[name]))})")
         unknown = [label for label in args["labels"] if label not in LABELS]
         if unknown or len(set(args["labels"])) != len(args["labels"]):
             raise UsageError(f"--labels takes distinct names among {' '.join(LABELS)} (got {' '.join(args['labels'])})")
@@ -123,20 +150,20 @@ class CrossModal(ModelType):
         if args["random_mode"] == "bernoulli" and args["label_type"] == "categorical" and not args["zero_extra_class"]:
             raise UsageError("--random_mode bernoulli silences instruments: categorical labels need --zero_extra_class 1")
         frames = args["frames"]
-        if len(frames) > 2 or (len(frames) == 2 and not 0 <= frames[0] < frames[1]) or any(f < 0 for f in frames):
+        if len(frames) > 2 or (len(frames) == 2 and not frames[0] < frames[1]):
             raise UsageError(f"--frames takes START END with 0 <= START < END, one index, or nothing (got {frames})")
-        for name in ("save_epochs", "plot_epochs", "adv_dim", "adv_num", "pitch_shift"):
-            if args[name] < 0:
-                raise UsageError(f"--{name} must not be negative (got {args[name]})")
-        if args["loss_function"] not in cls.loss_functions:
-            raise UsageError("-l does not apply to crossmodal: its joint loss is set by --beta_*, --cross_* and "
-                             "--regularization_type")
         if args["dbroot"]:
             if args.get("data_path") and Path(args["data_path"]) != Path(args["dbroot"]):
                 raise UsageError("--dbroot and -p name different data: give one")
             args["data_path"] = args["dbroot"]
+        if args.get("load_epoch") is not None and not args["load"]:
+            raise UsageError("--load_epoch N picks a checkpoint of the run that --load RUN names: give --load")
         if args["load"]:
-            RunFolder(Path(args["weights_path"]), args["load"]).load_config()  # says which runs exist
+            start = load_source(Path(args["weights_path"]), args["load"], args.get("load_epoch"))
+            if args.get("init_from") not in (None, start):
+                raise UsageError(f"--load {args['load']} and --init_from {args['init_from']} name different "
+                                 "starting weights: give one")
+            args["init_from"] = start
         select_device(args["cuda"])
         return args
 
@@ -144,11 +171,7 @@ class CrossModal(ModelType):
     @classmethod
     def resolve_data(cls, args: dict[str, Any]) -> TrainingData:
         if args.get("data_path") is None:
-            if not (DEFAULT_DATA / "train.pkl").is_file():
-                raise UsageError(
-                    "no notes data: build it with `python -m zoo prepare --encoding notes --instruments Flute Piano "
-                    "Alto-Sax Trumpet-C Violin -o data/notes`, then train with -p data/notes (or --dbroot)")
-            args = {**args, "data_path": str(DEFAULT_DATA)}
+            args = {**args, "data_path": str(default_notes_data())}
         return resolve_training_data(args, cls)
 
     @classmethod
@@ -179,9 +202,27 @@ class CrossModal(ModelType):
             adv_dim=config["adv_dim"], adv_num=config["adv_num"], adv_lr=config["adv_lr"],
             adv_weight=config["adv_weight"], seed=config["seed"], name="crossmodal_vae")
         model.build()
-        if config.get("load"):
-            load_weights_from(model, config)
         return model
+
+    @classmethod
+    def warm_start(cls, model: CrossModalVAE, path: Path) -> None:
+        """The seed's `--load`: copies the two VAEs, and the discriminator when both runs have one (a
+        discriminator that only one of them has starts afresh)."""
+        if not path.name.endswith(".keras"):
+            super().warm_start(model, path)  # a weights file holds bare arrays: they must fit the whole model
+            return
+        source = load_model(path)
+        mismatch = RunError("its VAEs do not have this run's sizes, latent layers, labels and instruments")
+        if not isinstance(source, CrossModalVAE):
+            raise mismatch
+        parts, source_parts = model.vae_layers(), source.vae_layers()
+        if model.adversarial and getattr(source, "adversarial", False):
+            parts["discriminator"], source_parts["discriminator"] = model.discriminator, source.discriminator
+        if set(parts) != set(source_parts) or any(
+                [w.shape for w in source_parts[p].weights] != [w.shape for w in parts[p].weights] for p in parts):
+            raise mismatch
+        for name, part in parts.items():
+            part.set_weights(source_parts[name].get_weights())
 
     @classmethod
     def compile(cls, model: keras.Model, config: dict[str, Any]) -> None:
@@ -208,10 +249,11 @@ class CrossModal(ModelType):
     @classmethod
     def sample_scores(cls, model, config, encoding, num_outputs, seed, length=None) -> list[Score]:
         """Labels decoded along random straight lines in the (top) latent space (`length` frames, default 64)."""
+        decode = symbol_decoder(model)
         scores = []
         for i in range(num_outputs):
             z = latent_path("line", min(length or 64, 2048), config["dims"][-1], np.random.default_rng(seed + i))
-            logits = keras.ops.convert_to_numpy(model.decode_symbol(z.astype(np.float32)))
+            logits = decode(z.astype(np.float32)).numpy()
             scores.append(encoding.decode(labels_from_logits(logits, config), config["instruments"]))
         return scores
 
@@ -259,29 +301,23 @@ def select_device(cuda: int) -> None:
             print("warning: --cuda ignored: TensorFlow had already started on its devices", file=sys.stderr)
 
 
-def load_weights_from(model: CrossModalVAE, config: dict[str, Any]) -> None:
-    """`--load RUN [--load_epoch N]`: copies the weights of another crossmodal run of the same shape."""
-    other = RunFolder(Path(config["weights_path"]), config["load"])
-    if config.get("load_epoch") is not None:
-        path = other.checkpoints / f"epoch-{config['load_epoch']:04d}.keras"
-        if not path.is_file():
-            kept = sorted(p.name for p in other.checkpoints.glob("epoch-*.keras"))
-            raise RunError(f"run '{other.name}' has no checkpoint of epoch {config['load_epoch']} "
-                           f"(it has: {', '.join(kept) or 'none'})")
-    else:
-        path = other.model_file("best")
-    source = load_model(path)
-    mismatch = UsageError(f"--load {other.name}: its VAEs do not have this run's sizes, latent layers, labels and "
-                          "instruments")
-    if not isinstance(source, CrossModalVAE):
-        raise mismatch
-    parts, source_parts = model.vae_layers(), source.vae_layers()
-    if model.adversarial and getattr(source, "adversarial", False):
-        # a discriminator that only one of them has starts afresh
-        parts["discriminator"], source_parts["discriminator"] = model.discriminator, source.discriminator
-    if set(parts) != set(source_parts) or any(
-            [w.shape for w in source_parts[p].weights] != [w.shape for w in parts[p].weights] for p in parts):
-        raise mismatch
-    for name, part in parts.items():
-        part.set_weights(source_parts[name].get_weights())
-    print(f"starting from the weights of {path}", file=sys.stderr)
+def load_source(weights_root: Path, name: str, epoch: int | None) -> str:
+    """`--load RUN [--load_epoch N]` as an `--init_from` value: the run (its best model), or the path of its
+    checkpoints/epoch-N.keras. RunError naming what exists when either is missing."""
+    other = RunFolder(weights_root, name)
+    other.load_config()  # says which runs exist
+    if epoch is None:
+        return name
+    path = other.checkpoints / f"epoch-{epoch:04d}.keras"
+    if not path.is_file():
+        kept = sorted(p.name for p in other.checkpoints.glob("epoch-*.keras"))
+        raise RunError(f"run '{name}' has no checkpoint of epoch {epoch} (it has: {', '.join(kept) or 'none'})")
+    return str(path)
+
+
+def symbol_decoder(model: CrossModalVAE):
+    """latent [N, dims] -> label logits, compiled once per loaded model (training samples, generate)."""
+    import tensorflow as tf
+
+    return per_model(model, "decode_symbol", lambda: tf.function(
+        lambda z: model.decode_symbol(z), input_signature=[tf.TensorSpec([None, model.latent_dim], tf.float32)]))

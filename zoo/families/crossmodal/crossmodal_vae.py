@@ -39,6 +39,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from zoo.core.optimizers import make_optimizer
 from zoo.families.crossmodal.crossmodal_layers import (
     Discriminator,
     GaussianHead,
@@ -121,7 +122,7 @@ class CrossModalVAE(keras.Model):
                          for name in ("loss", *LOSS_TERMS, "transcription_accuracy")
                          + (("adv_discriminator", "adv_generator") if self.adversarial else ())}
         if self.adversarial:
-            optimizer = keras.optimizers.Adam(self.adv_lr, epsilon=1e-8)
+            optimizer = make_optimizer("adam", self.adv_lr, epsilon=1e-8)
             if keras.mixed_precision.global_policy().name == "mixed_float16":
                 optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
             self.d_optimizer = optimizer

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
+from zoo.core.flags import positive_float, positive_int
 from zoo.errors import UsageError
 from zoo.families.crossmodal.label_vectors import labels_from_logits, symbol_inputs
 from zoo.families.crossmodal.note_labels import LABELS
@@ -35,6 +36,7 @@ from zoo.families.crossmodal.play_inputs import load_audio_input, midi_labels, p
 from zoo.families.crossmodal.plots import plot_transcription
 from zoo.music import cqt
 from zoo.music.audio import write_limited_wav
+from zoo.music.io import output_stems
 
 if TYPE_CHECKING:
     from zoo.families.crossmodal.notes_encoding import NotesEncoding
@@ -52,14 +54,14 @@ def add_play_arguments(parser) -> None:
     parser.add_argument("--sequence", nargs="+", default=None,
                         help="sequence/morphing: label points OCTAVE:PITCH:DYNAMICS (pitch class A=0, C=3; "
                              "dynamics 0-4), one per instrument joined by '+', '-' for a silent instrument")
-    parser.add_argument("--n_steps", type=int, default=20,
+    parser.add_argument("--n_steps", type=positive_int, default=20,
                         help="frames per label point (sequence, morphing), or points of a trajectory")
     parser.add_argument("--interp_order", type=int, choices=[1, 3], default=1, help="morphing: 1 linear, 3 cubic")
     parser.add_argument("--trajectory", choices=["line", "circle", "helix"], default="line", help="trajectory shape")
     parser.add_argument("--latent_sample", type=int, choices=[0, 1], default=0,
                         help="1: decode a posterior sample instead of the posterior mean")
-    parser.add_argument("--iterations", type=int, default=30, help="Griffin-Lim iterations")
-    parser.add_argument("--silence_db", type=float, default=60.0,
+    parser.add_argument("--iterations", type=positive_int, default=30, help="Griffin-Lim iterations")
+    parser.add_argument("--silence_db", type=positive_float, default=60.0,
                         help="audio mode: frames this many dB below the file's loudest frame are transcribed as "
                              "silence (the model never heard silence alone)")
 
@@ -111,26 +113,23 @@ def play(args: dict[str, Any], run, config: dict[str, Any], encoding: NotesEncod
 
     Every mode but `info` writes `--num_outputs` results with seeds seed, seed + 1, ...: they differ
     by the trajectory drawn, the posterior sample (`--latent_sample 1`) and Griffin-Lim's initial phase.
+    Files are named by `output_stem(run, mode, --seed, index)`, numbered on from earlier outputs.
     """
     out = Path(args["output_dir"])
-    if args["n_steps"] < 1 or args["iterations"] < 1:
-        raise UsageError("--n_steps and --iterations must be at least 1")
-    if args["silence_db"] <= 0:
-        raise UsageError(f"--silence_db must be positive (got {args['silence_db']:g})")
     mode = args["mode"]
     if mode in ("midi", "audio") and not args.get("input"):
         raise UsageError(f"--mode {mode} needs --input FILE")
     if mode in ("sequence", "morphing") and not args.get("sequence"):
         raise UsageError(f"--mode {mode} needs --sequence OCTAVE:PITCH:DYNAMICS [...]")
     if mode == "info":
-        return [_info(run, config, model, out / f"{run.name}-info-{args['seed']}")]
+        return [_info(run, config, model, output_stems(out, run.name, mode, args["seed"], 1)[0])]
     if mode == "midi":
         classes, present = midi_labels(args["input"], config, encoding, args["transpose"], args["dynamics"])
     elif mode in ("sequence", "morphing"):
         classes, present = parse_sequence(args["sequence"], config["instruments"])
     written = []
-    for seed in range(args["seed"], args["seed"] + args["num_outputs"]):
-        stem = out / f"{run.name}-{args['trajectory'] if mode == 'trajectory' else mode}-{seed}"
+    stems = output_stems(out, run.name, mode, args["seed"], args["num_outputs"])
+    for seed, stem in enumerate(stems, start=args["seed"]):
         if mode == "audio":
             written.extend(_audio({**args, "seed": seed}, config, encoding, model, stem))
             continue
@@ -145,7 +144,8 @@ def play(args: dict[str, Any], run, config: dict[str, Any], encoding: NotesEncod
             elif mode == "morphing":
                 z, silent = _interpolate(z, args["n_steps"], args["interp_order"]), None
         audio, _ = _decode_to_audio(model, z, encoding, args["iterations"], seed, silent)
-        written.append(write_limited_wav(audio, stem.with_suffix(".wav"), cqt.SAMPLE_RATE))
+        name = f"{stem.name}-{args['trajectory']}.wav" if mode == "trajectory" else f"{stem.name}.wav"
+        written.append(write_limited_wav(audio, stem.with_name(name), cqt.SAMPLE_RATE))
     return _report(written)
 
 
@@ -181,7 +181,7 @@ def _info(run, config: dict[str, Any], model, stem: Path) -> Path:
     text = "\n".join(lines)
     print(text)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    path = stem.with_suffix(".txt")
+    path = stem.with_name(f"{stem.name}.txt")
     path.write_text(text + "\n")
     return path
 

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.flags import fraction, non_negative_int, open_fraction, positive_float, positive_fraction, positive_int
 from zoo.core.model_type import ModelType
 from zoo.core.optimizers import make_optimizer
 from zoo.core.registry import register_model_type
@@ -65,18 +66,19 @@ class GANComposer(ModelType):
 
     @classmethod
     def add_arguments(cls, parser: argparse._ArgumentGroup) -> None:
-        parser.add_argument("--gan_latent_dims", type=int, default=100, help="size of the latent space")
-        parser.add_argument("--gan_num_dense_layers", type=int, default=1,
+        parser.add_argument("--gan_latent_dims", type=positive_int, default=100, help="size of the latent space")
+        parser.add_argument("--gan_num_dense_layers", type=positive_int, default=1,
                             help="dense layers of the discriminator's head, its output unit included")
-        parser.add_argument("--gan_dense_hidden_size", type=int, default=1000, help="units of its hidden dense layers")
-        parser.add_argument("--gan_starting_num_channels", type=int, default=64,
+        parser.add_argument("--gan_dense_hidden_size", type=positive_int, default=1000,
+                            help="units of its hidden dense layers")
+        parser.add_argument("--gan_starting_num_channels", type=positive_int, default=64,
                             help="channels of the generator's first grid")
         parser.add_argument("--gan_activation", default="relu", help="activation of the hidden layers (e.g. relu, leaky_relu)")
-        parser.add_argument("--gan_num_hidden_conv_layers", type=int, default=3,
+        parser.add_argument("--gan_num_hidden_conv_layers", type=non_negative_int, default=3,
                             help="hidden convolutional layers of each network")
-        parser.add_argument("--gan_hidden_conv_num_channels", type=int, default=256,
+        parser.add_argument("--gan_hidden_conv_num_channels", type=positive_int, default=256,
                             help="channels of the hidden convolutional layers")
-        parser.add_argument("--gan_dropout_prob", type=float, default=None,
+        parser.add_argument("--gan_dropout_prob", type=fraction, default=None,
                             help="dropout after each discriminator convolution (default: none)")
         parser.add_argument("--gan_binarize", choices=["sample", "none"], default="sample",
                             help="what the discriminator sees of a generated sample: sample: notes drawn from "
@@ -88,21 +90,10 @@ class GANComposer(ModelType):
 
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
-        for flag in ("gan_latent_dims", "gan_num_dense_layers", "gan_dense_hidden_size", "gan_starting_num_channels",
-                     "gan_hidden_conv_num_channels"):
-            if args[flag] < 1:
-                raise UsageError(f"--{flag} must be at least 1 (got {args[flag]})")
-        if args["gan_num_hidden_conv_layers"] < 0:
-            raise UsageError(f"--gan_num_hidden_conv_layers must be 0 or more (got {args['gan_num_hidden_conv_layers']})")
-        dropout = args.get("gan_dropout_prob")
-        if dropout is not None and not 0.0 <= dropout < 1.0:
-            raise UsageError(f"--gan_dropout_prob must be in [0, 1) (got {dropout})")
         try:
             keras.activations.get(args["gan_activation"])
         except (ValueError, TypeError):
             raise UsageError(f"unknown --gan_activation '{args['gan_activation']}' (try relu, leaky_relu, elu, tanh)") from None
-        if args["loss_function"] not in LOSSES:
-            raise UsageError(f"loss '{args['loss_function']}' does not apply to model type 'gan' (it takes: {', '.join(LOSSES)})")
         return args
 
     # ------------------------------------------------------------ training
@@ -205,33 +196,27 @@ class GANComposer(ModelType):
 
     @classmethod
     def add_generate_arguments(cls, parser) -> None:
-        parser.add_argument("--length", "--num_bars", dest="length", type=int, default=None,
+        parser.add_argument("--length", "--num_bars", dest="length", type=positive_int, default=None,
                             help=f"bars (pianoroll runs, default {DEFAULT_BARS}) or tokens (numeric runs, default "
                                  f"{DEFAULT_TOKENS}) per piece, rounded up to whole generated samples")
         parser.add_argument("--sampling", choices=["threshold", "sample"], default=None,
                             help="threshold: notes where p > --threshold (pianoroll) or the likeliest token "
                                  "(numeric); sample (default): Bernoulli notes (pianoroll) or a token drawn by p "
                                  "(numeric, the seed's), as the discriminator saw them in training")
-        parser.add_argument("--threshold", type=float, default=0.5, help="note probability above which a note sounds")
-        parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (sample mode)")
-        parser.add_argument("--latent_step", type=float, default=1.0,
+        parser.add_argument("--threshold", type=open_fraction, default=0.5,
+                            help="note probability above which a note sounds")
+        parser.add_argument("--temperature", type=positive_float, default=1.0,
+                            help="sampling temperature (sample mode)")
+        parser.add_argument("--latent_step", type=positive_fraction, default=1.0,
                             help="1: independent latents for consecutive samples (the seed's); smaller values "
                                  "walk the latent space so neighbouring samples are related")
 
     @classmethod
     def generate(cls, args, run, config, encoding, model) -> list[Path]:
-        if args["length"] is not None and args["length"] < 1:
-            raise UsageError(f"--length must be at least 1 (got {args['length']})")
-        if not 0.0 < args["threshold"] < 1.0:
-            raise UsageError(f"--threshold must be between 0 and 1 (got {args['threshold']})")
-        if args["temperature"] <= 0:
-            raise UsageError(f"--temperature must be positive (got {args['temperature']})")
-        if not 0.0 < args["latent_step"] <= 1.0:
-            raise UsageError(f"--latent_step must be in (0, 1] (got {args['latent_step']})")
         rolls = cls.sample_rolls(model, encoding, args["num_outputs"], args["length"], args["seed"], args["sampling"],
                                  args["temperature"], args["threshold"], args["latent_step"])
-        return write_pieces((cls.decode(roll, encoding) for roll in rolls), args["output_dir"],
-                            f"{run.name}-{args['seed']}")
+        return write_pieces((cls.decode(roll, encoding) for roll in rolls), args["output_dir"], run.name,
+                            "sample", args["seed"])
 
     @classmethod
     def export_endpoints(cls, model, config) -> dict[str, Any]:

@@ -145,14 +145,12 @@ class GAN(keras.Model):
     def call(self, z, training=False):
         return self.generator(z, training=training)
 
-    def compile(self, optimizer="adam", d_optimizer=None, **kwargs):
-        """`optimizer` trains the generator, `d_optimizer` (default: a fresh copy of it) the discriminator.
+    def compile(self, optimizer, d_optimizer, **kwargs):
+        """`optimizer` trains the generator, `d_optimizer` (another instance: each holds its network's slots)
+        the discriminator.
 
         Under mixed_float16 both are wrapped in a LossScaleOptimizer (Keras wraps `optimizer` itself).
         """
-        optimizer = keras.optimizers.get(optimizer)
-        if d_optimizer is None:
-            d_optimizer = optimizer.__class__.from_config(optimizer.get_config())
         super().compile(optimizer=optimizer, **kwargs)
         if self.dtype_policy.name == "mixed_float16" and not isinstance(d_optimizer, keras.optimizers.LossScaleOptimizer):
             d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)

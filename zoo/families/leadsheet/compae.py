@@ -22,6 +22,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.flags import non_negative_float, positive_float, positive_int
+from zoo.core.model_cache import per_model
 from zoo.core.registry import register_model_type
 from zoo.encodings import get_encoding_class
 from zoo.errors import UsageError
@@ -94,21 +96,24 @@ class CompressingAutoencoderModel(LeadSheetModelType):
                             help="queue manager: std/var/sample_var/nearness_std push features where the encoder "
                                  "decides; queueless_std/queueless_var every --feature_period steps")
         parser.add_argument("--hide_output", action="store_true", help="hide the previous outputs from the decoder")
-        parser.add_argument("--sparsity_loss_scale", type=float, default=None,
+        parser.add_argument("--sparsity_loss_scale", type=non_negative_float, default=None,
                             help="scale of the sparsity loss (std, var, sample_var, nearness_std; default 1)")
-        parser.add_argument("--variational_loss_scale", type=float, default=None,
+        parser.add_argument("--variational_loss_scale", type=non_negative_float, default=None,
                             help="scale of the variational loss (var, sample_var, queueless_var; default 1)")
-        parser.add_argument("--feature_size", type=int, default=100, help="size of the feature vectors")
-        parser.add_argument("--feature_period", type=int, default=None,
+        parser.add_argument("--feature_size", type=positive_int, default=100, help="size of the feature vectors")
+        parser.add_argument("--feature_period", type=positive_int, default=None,
                             help="queueless managers: a feature every N steps (24 = a half note; default: one "
                                  "feature at the last step)")
-        parser.add_argument("--add_pre_noise", type=float, nargs="?", const=1.0, default=None, metavar="STD",
+        parser.add_argument("--add_pre_noise", type=non_negative_float, nargs="?", const=1.0, default=None,
+                            metavar="STD",
                             help="Gaussian noise (std, default 1) on the encoder output before the nonlinearity")
-        parser.add_argument("--add_post_noise", type=float, nargs="?", const=1.0, default=None, metavar="STD",
+        parser.add_argument("--add_post_noise", type=non_negative_float, nargs="?", const=1.0, default=None,
+                            metavar="STD",
                             help="Gaussian noise (std, default 1) on the feature vectors")
         parser.add_argument("--train_decoder_only", action="store_true", help="only update the decoder's parameters")
         parser.add_argument("--add_loss", action="store_true", help="loss mode: R + Q")
-        parser.add_argument("--priority_loss", type=float, nargs="?", const=50.0, default=None, metavar="CURVINESS",
+        parser.add_argument("--priority_loss", type=positive_float, nargs="?", const=50.0, default=None,
+                            metavar="CURVINESS",
                             help="loss mode (the default, curviness 50): a soft maximum of R and Q")
         parser.add_argument("--cutoff_loss", type=float, default=None, metavar="CUTOFF",
                             help="loss mode: R + Q while R < CUTOFF x batch size, else R")
@@ -136,20 +141,13 @@ class CompressingAutoencoderModel(LeadSheetModelType):
             if args.get(flag) is not None and manager not in managers:
                 raise UsageError(f"--{flag} applies to --manager {'|'.join(managers)}, not to --manager {manager}")
         period = args.get("feature_period")
-        if period is not None and (period < 1 or args["segment_len_steps"] % period):
+        if period is not None and args["segment_len_steps"] % period:
             raise UsageError(f"--feature_period {period} does not divide the segment (--segment_len "
                              f"{args['segment_len_steps']} steps); e.g. 24 (a half note) or 48 (a bar)")
-        if args.get("feature_size", 100) < 1:
-            raise UsageError(f"--feature_size must be at least 1 (got {args['feature_size']})")
-        for flag in ("add_pre_noise", "add_post_noise", "sparsity_loss_scale", "variational_loss_scale"):
-            if args.get(flag) is not None and args[flag] < 0:
-                raise UsageError(f"--{flag} must not be negative (got {args[flag]})")
         modes = [m for m in ("add_loss", "priority_loss", "cutoff_loss", "trigger_loss")
                  if args.get(m) not in (None, False)]
         if len(modes) > 1:
             raise UsageError(f"the loss modes exclude each other: got {', '.join('--' + m for m in modes)}")
-        if args.get("priority_loss") is not None and args["priority_loss"] <= 0:
-            raise UsageError(f"--priority_loss CURVINESS must be positive (got {args['priority_loss']})")
         if args.get("trigger_loss") is not None and args["trigger_loss"][1] <= 0:
             raise UsageError(f"--trigger_loss RAMP_TIME must be positive (got {args['trigger_loss'][1]})")
         return args
@@ -207,8 +205,6 @@ class CompressingAutoencoderModel(LeadSheetModelType):
     def build(cls, config: dict[str, Any], encoding) -> keras.Model:
         model = CompressingAutoencoder(cls.model_config(config), name=cls.name)
         model.build()
-        if config.get("resume"):
-            cls._load_resume_weights(model, Path(config["resume"][1]))
         return model
 
     @classmethod
@@ -238,7 +234,7 @@ class CompressingAutoencoderModel(LeadSheetModelType):
     def _sample(cls, model, config, grid: dict[str, np.ndarray], seed: int):
         """Encodes the grid's melodies, then samples the decoder over the same chords from those features.
 
-        Returns (chosen, probs, {generated_info_i.npy: each expert's distributions, then the features
+        Returns (chosen, probs, {info-i: each expert's distributions, then the features
         [B, T, F], the strengths [B, T] and the vectors [B, T, F]}): generate.py writes them as poex's
         outputs. Chunks need not be multiples of --feature_period: the queueless managers also push at a
         ragged chunk's last step.
@@ -251,15 +247,16 @@ class CompressingAutoencoderModel(LeadSheetModelType):
         inputs, _ = cls.encode_batch(cls.input_encoding(config), windows, np.zeros(len(windows), np.int64), experts)
         inputs = {k: tf.constant(v) for k, v in cls.model_inputs(inputs, experts).items()}
         managed = model.encode(inputs, training=False, seed=tf.constant([seed, 1], tf.int32))
-        generator = LeadSheetGenerator(model, experts, ls.LOW, prefix="dec_", feature_size=model.manager.feature_size,
-                                       hide_output=bool(config.get("hide_output")))
+        generator = per_model(model, "decoder_generator", lambda: LeadSheetGenerator(
+            model, experts, ls.LOW, prefix="dec_", feature_size=model.manager.feature_size,
+            hide_output=bool(config.get("hide_output"))))
         start = np.full(len(windows), ls.DEFAULT_START_POSITION, np.int32)
         chosen, probs, expert_probs = generator.generate(
             tf.constant(grid["root"], tf.int32), tf.constant(grid["chord"], tf.float32), tf.constant(start),
             tf.constant([seed, 0], tf.int32), managed["features"])
         extra = [*np.asarray(expert_probs), np.asarray(managed["features"]), np.asarray(managed["strengths"]),
                  np.asarray(managed["vectors"])]
-        return np.asarray(chosen), np.asarray(probs), {f"generated_info_{i}.npy": a for i, a in enumerate(extra)}
+        return np.asarray(chosen), np.asarray(probs), {f"info-{i}": a for i, a in enumerate(extra)}
 
     @classmethod
     def sample_scores(cls, model, config, encoding, num_outputs, seed, length=None):

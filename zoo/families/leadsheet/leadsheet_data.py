@@ -1,8 +1,8 @@
 """The lead-sheet models' data: folders of lead sheets encoded once into a cache, and their segments.
 
-`--dataset DIR...` and `--validation DIR` folders are encoded by `prepare` into
-data/leadsheet_cache/<key>/ (the key hashes the folder's path and its files' names, sizes and
-modification times, so an edited folder is encoded again); `-p` takes pickles prepared with a
+`--dataset DIR...` and `--validation DIR` folders are encoded by `prepare` once into the data cache
+(zoo/data/corpus.py; the key hashes the folder's path and its files' names, sizes and modification
+times, so an edited folder is encoded again); `-p` takes pickles prepared with a
 lead-sheet encoding; with neither, music21's own lead sheets are used (offline). Training draws
 segments of `--segment_len` steps starting on multiples of `--segment_step` (`segment_starts`),
 from pieces at least one segment long (`long_enough`), each batch item from a uniformly drawn
@@ -10,19 +10,19 @@ from pieces at least one segment long (`long_enough`), each batch item from a un
 """
 from __future__ import annotations
 
-import hashlib
 import sys
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from zoo.data.corpus import cached_dataset, content_key, folder_fingerprint
 from zoo.data.dataset import EncodedSplit, TrainingData, load_split, split_off_validation, split_paths
 from zoo.data.prepare import prepare
 from zoo.errors import DataError, UsageError
 from zoo.families.leadsheet import leadsheet_encoding as ls
 
-CACHE_ROOT = Path("data") / "leadsheet_cache"
 DEFAULT_DATA = "music21:leadSheet"  # music21's own lead sheets: works offline
 
 
@@ -38,30 +38,23 @@ def parse_time(text: str, flag: str) -> int:
     return steps
 
 
-def _folder_key(folder: Path, encoding_name: str) -> str:
-    """Cache key of a folder's lead sheets: path, names, sizes and modification times."""
-    digest = hashlib.sha256(f"{folder.resolve()}|{encoding_name}".encode())
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            stat = path.stat()
-            digest.update(f"{path.relative_to(folder)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()[:16]
-
-
 def prepare_folder(folder: str, encoding_name: str = "poex") -> EncodedSplit:
-    """Encodes every score under `folder` once (cached in data/leadsheet_cache/); skipped files are printed."""
+    """Encodes every score under `folder` once into the data cache; skipped files are printed then."""
     if folder.startswith("music21:"):
-        key = hashlib.sha256(f"{folder}|{encoding_name}".encode()).hexdigest()[:16]
+        source = [folder, version("music21")]  # music21's version stands for its bundled corpus
     else:
         path = Path(folder)
         if not path.is_dir():
             raise DataError(f"--dataset/--validation: no such folder: {folder}")
-        key = _folder_key(path, encoding_name)
-    cache = CACHE_ROOT / key
-    if not (cache / "manifest.json").is_file():
+        source = folder_fingerprint(path)
+    key = content_key(f"leadsheet-{Path(folder).name}-{encoding_name}", source, encoding_name)
+
+    def build(cache: Path) -> None:
         manifest = prepare([folder], encoding_name, cache, valid_fraction=0.0, test_fraction=0.0, progress=False)
         for item in manifest["skipped"]:
             print(f"skipped {item['file']}: {item['reason']}", file=sys.stderr)
+
+    cache = cached_dataset(key, build, f"the lead sheets of {folder} ({encoding_name} encoding)")
     return load_split(cache / "train.pkl")
 
 

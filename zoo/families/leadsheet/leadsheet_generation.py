@@ -5,8 +5,8 @@ A grid is {"root" [B, T] int32, "chord" [B, T, 12] float32} plus, where its sour
 chord chart (`chart_grid`, the ii-V-I `DEFAULT_CHART` by default), from the chunks of a score
 (`--generate_over`, `source_chunks`) or from random segments of the validation data (`--generate`,
 `split_chunks`); `sample_over` runs the compiled `LeadSheetGenerator` over them and `write_generated`
-writes what generate.py promises: generated_{k}.ls/.mid/.wav/.png, generated_sources.txt and the
-.npy diagnostics.
+writes what generate.py promises: per chunk a lead sheet with its MIDI/WAV/PNG, its source line and
+its .npy diagnostics, named by `zoo.music.io.output_stem`.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.atomic import atomic_path
+from zoo.core.model_cache import per_model
 from zoo.data.dataset import EncodedSplit
 from zoo.errors import DataError, EncodingError, ScoreReadError, UsageError
 from zoo.families.leadsheet import leadsheet_encoding as ls
@@ -50,7 +51,7 @@ def sample_over(model: keras.Model, experts: tuple[str, ...], roots: np.ndarray,
                 seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(chosen [B, T], probs [B, T, V], expert probs [E, B, T, V]) sampled over roots [B, T] and chords
     [B, T, 12], the interval expert starting at DEFAULT_START_POSITION."""
-    generator = LeadSheetGenerator(model, experts, ls.LOW)
+    generator = per_model(model, "generator", lambda: LeadSheetGenerator(model, experts, ls.LOW))
     start = np.full(len(roots), ls.DEFAULT_START_POSITION, np.int32)
     chosen, probs, expert_probs = generator.generate(
         tf.constant(roots, tf.int32), tf.constant(chords, tf.float32), tf.constant(start, tf.int32),
@@ -113,30 +114,28 @@ def split_chunks(split: EncodedSplit, seg_len: int, seg_step: int, num_outputs: 
     return stack_grids(chunks), [seg_len] * len(chunks), lines
 
 
-def write_generated(out: Path, title: str, grid: dict[str, np.ndarray], lengths: list[int], lines: list[str],
-                    chosen: np.ndarray, probs: np.ndarray, info: dict[str, np.ndarray]) -> list[Path]:
-    """Writes generated_{k}.ls/.mid/.wav/.png (chunk k cut to lengths[k], titled "{title} {k}"),
-    generated_chosen.npy, generated_probs.npy, each of `info` ({file name: array}) and
-    generated_sources.txt (`lines`) to `out`; returns the paths written."""
-    from zoo.music.io import write_piece
+def write_generated(out: Path, run: str, seed: int, grid: dict[str, np.ndarray], lengths: list[int],
+                    lines: list[str], chosen: np.ndarray, probs: np.ndarray, info: dict[str, np.ndarray]) -> list[Path]:
+    """Writes chunk k (cut to lengths[k]) as the next free `output_stem(run, "sample", seed, index)` in `out`:
+    .ls/.mid/.wav/.png, -source.txt (lines[k]), -chosen.npy [L], -probs.npy [L, V] and -{part}.npy of each
+    {part: [B, T, ...]} of `info`; returns the paths written."""
+    from zoo.music.io import output_stems, write_piece
     from zoo.music.leadsheet import write_leadsheet
 
     roots, chords = grid["root"], grid["chord"].astype(np.float32)
-    out.mkdir(parents=True, exist_ok=True)
     written = []
-    for k, length in enumerate(lengths):
-        score = grid_score(chosen[k, :length], roots[k, :length], chords[k, :length], title=f"{title} {k}")
-        write_leadsheet(score, out / f"generated_{k}.ls")
-        paths, _ = write_piece(score, out / f"generated_{k}")
-        written += [out / f"generated_{k}.ls", *paths.values()]
-    arrays = {"generated_chosen.npy": chosen, "generated_probs.npy": probs, **info}
-    for name, array in arrays.items():
-        with atomic_path(out / name) as tmp:
-            np.save(tmp, array)
-        written.append(out / name)
-    with atomic_path(out / "generated_sources.txt") as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
-    written.append(out / "generated_sources.txt")
-    print(f"wrote {len(lengths)} lead sheet(s) with MIDI/WAV/PNG and the .npy diagnostics to {out}",
-          file=sys.stderr)
+    for k, stem in enumerate(output_stems(out, run, "sample", seed, len(lengths))):
+        length = lengths[k]
+        score = grid_score(chosen[k, :length], roots[k, :length], chords[k, :length], title=stem.name)
+        sheet, source = stem.with_name(f"{stem.name}.ls"), stem.with_name(f"{stem.name}-source.txt")
+        write_leadsheet(score, sheet)
+        paths, _ = write_piece(score, stem)
+        with atomic_path(source) as tmp:
+            tmp.write_text(lines[k] + "\n")
+        written += [sheet, *paths.values(), source]
+        for part, array in {"chosen": chosen, "probs": probs, **info}.items():
+            written.append(stem.with_name(f"{stem.name}-{part}.npy"))
+            with atomic_path(written[-1]) as tmp:
+                np.save(tmp, array[k, :length])
+        print(f"wrote {stem}.ls with its .mid, .wav, .png, -source.txt and .npy diagnostics", file=sys.stderr)
     return written

@@ -20,7 +20,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.core.checkpoints import check_weights_file, load_weights_into
+from zoo.core.checkpoints import check_weights_file
+from zoo.core.flags import non_negative_int, positive_int
 from zoo.core.model_type import ModelType
 from zoo.core.optimizers import make_optimizer
 from zoo.data.dataset import EncodedSplit, TrainingData
@@ -74,19 +75,20 @@ class LeadSheetModelType(ModelType):
                                  "batch item draws a folder uniformly (default: -p, else music21's lead sheets)")
         parser.add_argument("--validation", dest="validation", default=None, metavar="DIR",
                             help="folder of validation lead sheets (default: --validation_split of the pieces)")
-        parser.add_argument("--iterations", type=int, default=None,
+        parser.add_argument("--iterations", type=positive_int, default=None,
                             help="Adam steps in all (= -e x --steps_per_epoch; default 50 x 1000)")
         parser.add_argument("--segment_len", default="4bar", help="training segment: Nbar or steps (48 a bar)")
         parser.add_argument("--segment_step", default="1bar", help="segments start on multiples of this")
         parser.add_argument("--resume", dest="resume", nargs=2, default=None, metavar=("TIMESTEP", "PARAMFILE"),
                             help="start from the weights in PARAMFILE (.keras or .weights.h5 of a run of the "
-                                 "same shape); Adam's step counter starts at TIMESTEP")
-        parser.add_argument("--layer_size", type=int, nargs="+", default=None,
+                                 "same shape: --init_from PARAMFILE); Adam's step counter and the epochs go on "
+                                 "from TIMESTEP")
+        parser.add_argument("--layer_size", type=positive_int, nargs="+", default=None,
                             help="LSTM units: one value, or one per expert (default 300; 200 independent "
                                  "units with --per_note)")
-        parser.add_argument("--num_layers", type=int, nargs="+", default=[2],
+        parser.add_argument("--num_layers", type=positive_int, nargs="+", default=[2],
                             help="LSTM layers: one value, or one per expert")
-        parser.add_argument("--per_note", type=int, nargs="?", const=10, default=0, metavar="CELLS",
+        parser.add_argument("--per_note", type=non_negative_int, nargs="?", const=10, default=0, metavar="CELLS",
                             help="note memory cells: CELLS (default 10) per note of the expert's window, moving "
                                  "with the melody (interval) or the chord root (chord); rel and poex only")
 
@@ -95,14 +97,10 @@ class LeadSheetModelType(ModelType):
         args = dict(args)
         args["segment_len_steps"] = parse_time(args["segment_len"], "--segment_len")
         args["segment_step_steps"] = parse_time(args["segment_step"], "--segment_step")
-        if args["loss_function"] != "summed_nll":
-            raise UsageError(f"loss '{args['loss_function']}' does not apply to model type '{cls.name}' "
-                             "(it trains on the summed NLL of its product distribution: -l summed_nll)")
         experts = cls.experts(args)
-        if args.get("per_note"):
-            if args["per_note"] < 0 or any(kind not in PER_NOTE_WINDOW for kind in experts):
-                raise UsageError("--per_note applies to the interval and chord experts (simple --encoding rel, "
-                                 "poex without --separate_rhythm), with a positive number of cells")
+        if args.get("per_note") and any(kind not in PER_NOTE_WINDOW for kind in experts):
+            raise UsageError("--per_note applies to the interval and chord experts (simple --encoding rel, "
+                             "poex without --separate_rhythm)")
         if args.get("layer_size") is None:
             args["layer_size"] = [200 if args.get("per_note") else 300]
         for flag in ("layer_size", "num_layers"):
@@ -110,11 +108,7 @@ class LeadSheetModelType(ModelType):
             if len(values) not in (1, len(experts)):
                 raise UsageError(f"--{flag} takes one value or one per expert ({len(experts)}: "
                                  f"{', '.join(experts)}); got {len(values)}")
-            if min(values) < 1:
-                raise UsageError(f"--{flag} values must be at least 1 (got {values})")
         if args.get("iterations") is not None:
-            if args["iterations"] < 1:
-                raise UsageError(f"--iterations must be at least 1 (got {args['iterations']})")
             per_epoch = min(args["iterations"], args["steps_per_epoch"] or 1000)
             if args["iterations"] % per_epoch:
                 raise UsageError(f"--iterations {args['iterations']} is not a multiple of --steps_per_epoch "
@@ -136,6 +130,10 @@ class LeadSheetModelType(ModelType):
                 check_weights_file(path)
             except RunError as error:
                 raise RunError(f"--resume: {error}") from None
+            if args.get("init_from") not in (None, path):
+                raise UsageError(f"--resume {step} {path} and --init_from {args['init_from']} name different starting "
+                                 "weights: give one")
+            args["init_from"] = path  # the engine loads PARAMFILE; TIMESTEP goes on in initial_epoch and compile
         return args
 
     @classmethod
@@ -214,23 +212,13 @@ class LeadSheetModelType(ModelType):
         depths = list(config["num_layers"]) * (len(experts) if len(config["num_layers"]) == 1 else 1)
         model = build_experts(experts, sizes, depths, bool(config.get("separate_rhythm")), name=cls.name,
                               per_note=int(config.get("per_note") or 0))
-        if config.get("resume"):
-            cls._load_resume_weights(model, Path(config["resume"][1]))
         return model
-
-    @staticmethod
-    def _load_resume_weights(model: keras.Model, path: Path) -> None:
-        try:  # arrays only: nothing the file names is rebuilt
-            load_weights_into(model, path)
-        except RunError as error:
-            raise RunError(f"--resume: {error}") from None
 
     @staticmethod
     def make_optimizer(config: dict[str, Any]) -> keras.optimizers.Optimizer:
         """-o: for adam the original's (epsilon 1e-8; Keras's default is 1e-7), lr 2e-4 unless --learning_rate."""
         if config.get("optimizer", "adam") == "adam":
-            return keras.optimizers.Adam(learning_rate=config.get("learning_rate") or 2e-4, epsilon=1e-8)
-
+            return make_optimizer("adam", config.get("learning_rate") or 2e-4, epsilon=1e-8)
         return make_optimizer(config["optimizer"], config.get("learning_rate"))
 
     @staticmethod
@@ -256,7 +244,7 @@ class LeadSheetModelType(ModelType):
         parser.add_argument("--generate_over", nargs=2, default=None, metavar=("SOURCE", "DIV_WIDTH"),
                             help="sample over the chord changes of SOURCE (.ls or any score with chords) in "
                                  "independent chunks of DIV_WIDTH (Nbar, steps, or 'full')")
-        parser.add_argument("--bars", type=int, default=4, help="length of the default ii-V-I chart in bars")
+        parser.add_argument("--bars", type=positive_int, default=4, help="length of the default ii-V-I chart in bars")
 
     @classmethod
     def sample_scores(cls, model, config, encoding, num_outputs, seed, length=None) -> list[Score]:
@@ -278,8 +266,6 @@ class LeadSheetModelType(ModelType):
             data = cls.resolve_data({**config, "validation_split": config.get("validation_split")})
             return split_chunks(data.valid, config["segment_len_steps"], config["segment_step_steps"],
                                 args["num_outputs"], args["seed"])
-        if args["bars"] < 1:
-            raise UsageError(f"--bars must be at least 1 (got {args['bars']})")
         grid = cls.default_grid(args["bars"])
         n = args["num_outputs"]
         lines = [f"{' | '.join(DEFAULT_CHART)} |: starting at 0 = bar 0"] * n
@@ -292,23 +278,24 @@ class LeadSheetModelType(ModelType):
 
     @classmethod
     def _sample(cls, model, config, grid: dict[str, np.ndarray], seed: int):
-        """(chosen [B, T], probs [B, T, V], {file name: diagnostic array}) sampled over `grid`'s chords."""
+        """(chosen [B, T], probs [B, T, V], {file part: diagnostic array [B, T, ...]}) sampled over `grid`'s chords."""
         chosen, probs, expert_probs = sample_over(model, cls.experts(config), grid["root"], grid["chord"], seed)
         info = {}
         if len(cls.experts(config)) > 1:
-            info = {f"generated_info_{i}.npy": expert_probs[i] for i in range(expert_probs.shape[0])}
+            info = {f"info-{i}": expert_probs[i] for i in range(expert_probs.shape[0])}
         return chosen, probs, info
 
     @classmethod
     def generate(cls, args, run, config, encoding, model) -> list[Path]:
-        """Writes generated_{k}.ls/.mid/.wav/.png, generated_sources.txt, generated_chosen.npy,
-        generated_probs.npy and the `_sample` diagnostics (poex: generated_info_{i}.npy per expert) to
-        --output_dir."""
+        """Writes per chunk STEM.ls/.mid/.wav/.png, STEM-source.txt, STEM-chosen.npy, STEM-probs.npy and the
+        `_sample` diagnostics (poex: STEM-info-{i}.npy per expert) to --output_dir, STEM = `output_stem(run,
+        "sample", seed, index)`."""
         if args.get("generate") and args.get("generate_over"):
             raise UsageError("--generate and --generate_over exclude each other")
         grid, lengths, lines = cls._chunks(args, config)
         chosen, probs, info = cls._sample(model, config, grid, args["seed"])
-        return write_generated(Path(args["output_dir"]), run.name, grid, lengths, lines, chosen, probs, info)
+        return write_generated(Path(args["output_dir"]), run.name, args["seed"], grid, lengths, lines, chosen, probs,
+                               info)
 
     @classmethod
     def export_endpoints(cls, model: keras.Model, config: dict[str, Any]) -> dict[str, Any]:

@@ -25,23 +25,21 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from zoo.core.checkpoints import load_model
+from zoo.core.flags import fraction, non_negative_float, non_negative_int, positive_float, positive_int
 from zoo.core.model_cache import per_model
 from zoo.core.model_type import ModelType
-from zoo.core.optimizers import make_optimizer
+from zoo.core.optimizers import make_optimizer, takes_epsilon
 from zoo.core.registry import register_model_type
 from zoo.core.run_folder import RunFolder
-from zoo.data.corpus import DEFAULT_CORPUS
+from zoo.data.corpus import ensure_default_dataset
 from zoo.data.dataset import SEED_DEFAULT_DATA_PATH, TrainingData, load_split, resolve_training_data
-from zoo.data.prepare import prepare, summary
 from zoo.encodings.base import Encoding
 from zoo.errors import DataError, UsageError
 from zoo.families.multinn.multinn_model import ENCODERS, GENERATORS, MODES, STAGES, MultiNN, MultiNNSampler
@@ -78,23 +76,10 @@ def sequence_windows(pieces: list[np.ndarray], steps: int, num_dims: int, num_tr
     return np.concatenate(rolls), np.concatenate(masks)
 
 
-DEFAULT_CORPUS_DIR = Path("data/default-multitrack-chorales")
-
-
 def default_chorale_encoding():
     """The embedded default's encoding: Bach's four voices, C2..B5, sixteenth-note model steps, 4-bar sequences."""
     return MultitrackEncoding(track_map="parts:4", lowest_pitch=36, highest_pitch=84, steps_per_beat=4,
                               steps_per_model_step=1, sample_beats=16)
-
-
-def ensure_default_chorales(folder: Path = DEFAULT_CORPUS_DIR) -> Path:
-    """Prepares the music21 chorales with `default_chorale_encoding` into `folder` unless cached."""
-    if not (folder / "manifest.json").is_file():
-        print(f"preparing the default corpus ({DEFAULT_CORPUS}, four voices) into {folder} (once)", file=sys.stderr)
-        print(summary(prepare([DEFAULT_CORPUS], default_chorale_encoding(), folder, workers=2)), file=sys.stderr)
-    return folder
-
-
 
 
 def sampler_of(model: MultiNN) -> MultiNNSampler:
@@ -119,27 +104,31 @@ class MultINN(ModelType):
                             help="joint, composer (default), jamming, feedback, feedback_rnn (specs/multinn.md §5)")
         parser.add_argument("--generator", choices=GENERATORS, default=None,
                             help="rnn_nade, rnn_multinade (composer's, its default), rnn_rbm (default: rnn_nade)")
-        parser.add_argument("--num_hidden", type=int, default=256, help="hidden units of each NADE / RBM")
-        parser.add_argument("--num_hidden_rnn", type=int, nargs="+", default=None,
+        parser.add_argument("--num_hidden", type=positive_int, default=256, help="hidden units of each NADE / RBM")
+        parser.add_argument("--num_hidden_rnn", type=positive_int, nargs="+", default=None,
                             help="LSTM sizes of each generator (default 512 256; feedback modes 256 256)")
-        parser.add_argument("--feedback", type=int, nargs="+", default=None,
+        parser.add_argument("--feedback", type=positive_int, nargs="+", default=None,
                             help="feedback module sizes: feedback mode a Dense of the last size (default 128), "
                                  "feedback_rnn an LSTM stack (default 256 128)")
-        parser.add_argument("--dropout", type=float, default=0.1, help="output dropout of each LSTM (1 - keep_prob)")
-        parser.add_argument("--gibbs_k", type=int, default=15, help="rnn_rbm: Gibbs steps of CD-k in training")
-        parser.add_argument("--sample_gibbs_k", type=int, default=25, help="rnn_rbm: Gibbs steps per generated step")
+        parser.add_argument("--dropout", type=fraction, default=0.1, help="output dropout of each LSTM (1 - keep_prob)")
+        parser.add_argument("--gibbs_k", type=positive_int, default=15, help="rnn_rbm: Gibbs steps of CD-k in training")
+        parser.add_argument("--sample_gibbs_k", type=positive_int, default=25,
+                            help="rnn_rbm: Gibbs steps per generated step")
         parser.add_argument("--encoder", choices=ENCODERS, default="pass", help="pass (identity) or dbn")
-        parser.add_argument("--encoder_hidden", type=int, nargs="+", default=[168, 84],
+        parser.add_argument("--encoder_hidden", type=positive_int, nargs="+", default=[168, 84],
                             help="dbn: hidden sizes of its RBMs, bottom first")
-        parser.add_argument("--encoder_gibbs_k", type=int, default=2, help="dbn: Gibbs steps of each layer's CD-k")
+        parser.add_argument("--encoder_gibbs_k", type=positive_int, default=2,
+                            help="dbn: Gibbs steps of each layer's CD-k")
         parser.add_argument("--stage", choices=STAGES, default="generators",
                             help="generators (default), or encoders: pre-train the DBNs with CD-k")
         parser.add_argument("--encoders_from", default=None,
                             help="run (under -w) whose pre-trained DBNs this run's generators use, frozen")
-        parser.add_argument("--early_stopping", type=int, default=argparse.SUPPRESS,
+        parser.add_argument("--early_stopping", type=non_negative_int, default=argparse.SUPPRESS,
                             help="MultINN's name for --patience (default 5 for multinn)")
-        parser.add_argument("--clip_norm", type=float, default=5.0, help="global gradient-norm clip (0: none)")
-        parser.add_argument("--adam_epsilon", type=float, default=1e-4, help="epsilon of Adam-like optimizers (MultINN's 1e-4)")
+        parser.add_argument("--clip_norm", type=non_negative_float, default=5.0,
+                            help="global gradient-norm clip (0: none)")
+        parser.add_argument("--adam_epsilon", type=positive_float, default=1e-4,
+                            help="epsilon of Adam-like optimizers (MultINN's 1e-4)")
 
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
@@ -158,16 +147,6 @@ class MultINN(ModelType):
         args["feedback"] = args["feedback"] or DEFAULT_FEEDBACK.get(mode, [])
         if mode not in DEFAULT_FEEDBACK and args["feedback"]:
             raise UsageError(f"--feedback applies to the feedback modes, not {mode}")
-        for name in ("num_hidden", "gibbs_k", "sample_gibbs_k", "encoder_gibbs_k"):
-            if args[name] < 1:
-                raise UsageError(f"--{name} must be at least 1 (got {args[name]})")
-        for name in ("num_hidden_rnn", "feedback", "encoder_hidden"):
-            if any(size < 1 for size in args[name]):
-                raise UsageError(f"--{name} sizes must be at least 1 (got {args[name]})")
-        if not 0.0 <= args["dropout"] < 1.0:
-            raise UsageError(f"--dropout must be in [0, 1) (got {args['dropout']})")
-        if args["clip_norm"] < 0 or args["adam_epsilon"] <= 0:
-            raise UsageError("--clip_norm must be 0 or more, --adam_epsilon positive")
         if args["stage"] == "encoders" and args["encoder"] != "dbn":
             raise UsageError("--stage encoders pre-trains DBN encoders: add --encoder dbn")
         if args["stage"] == "generators" and args["encoder"] == "dbn" and not args["encoders_from"]:
@@ -175,9 +154,6 @@ class MultINN(ModelType):
                              "then pass --encoders_from ENC")
         if args["encoders_from"] and args["encoder"] != "dbn":
             raise UsageError("--encoders_from applies to --encoder dbn")
-        if args["loss_function"] != "nll":
-            raise UsageError(f"loss '{args['loss_function']}' does not apply to model type 'multinn' (it trains on "
-                             "its NLL / CD-k objective)")
         if args["encoders_from"]:
             cls._encoder_source(args, load=False)  # fails early on a missing or mismatched run
         return args
@@ -187,7 +163,7 @@ class MultINN(ModelType):
     def resolve_data(cls, args: dict[str, Any]) -> TrainingData:
         """-p's data; without it, the music21 Bach chorales as four voices (parts:4), prepared once."""
         if args.get("data_path") is None and not SEED_DEFAULT_DATA_PATH.is_file():
-            args = {**args, "data_path": str(ensure_default_chorales())}
+            args = {**args, "data_path": str(ensure_default_dataset(default_chorale_encoding()))}
         return resolve_training_data(args, cls)
 
     @classmethod
@@ -267,13 +243,10 @@ class MultINN(ModelType):
 
     @classmethod
     def compile(cls, model: MultiNN, config: dict[str, Any]) -> None:
-        optimizer = make_optimizer(config["optimizer"], config.get("learning_rate"))
-        settings = optimizer.get_config()
-        if config["clip_norm"]:
-            settings["global_clipnorm"] = config["clip_norm"]
-        if "epsilon" in settings:
-            settings["epsilon"] = config["adam_epsilon"]
-        model.compile(optimizer=optimizer.__class__.from_config(settings), jit_compile=False)
+        epsilon = config["adam_epsilon"] if takes_epsilon(config["optimizer"]) else None  # e.g. not sgd's
+        optimizer = make_optimizer(config["optimizer"], config.get("learning_rate"), epsilon=epsilon,
+                                   global_clipnorm=config["clip_norm"])
+        model.compile(optimizer=optimizer, jit_compile=False)
 
     # ------------------------------------------------------------ generation
     @classmethod
@@ -293,11 +266,12 @@ class MultINN(ModelType):
 
     @classmethod
     def add_generate_arguments(cls, parser) -> None:
-        parser.add_argument("--intro_beats", type=int, default=8, help="beats of each intro (0: start from nothing)")
-        parser.add_argument("--sample_beats", type=int, default=88, help="beats generated after the intro")
+        parser.add_argument("--intro_beats", type=non_negative_int, default=8,
+                            help="beats of each intro (0: start from nothing)")
+        parser.add_argument("--sample_beats", type=positive_int, default=88, help="beats generated after the intro")
         parser.add_argument("--intro_from", choices=["test", "valid", "train", "none"], default="test",
                             help="split of the run's data whose pieces' openings are the intros (none: no intro)")
-        parser.add_argument("--temperature", type=float, default=1.0,
+        parser.add_argument("--temperature", type=positive_float, default=1.0,
                             help="sampling temperature (divides the NADE logits / RBM energies)")
 
     @classmethod
@@ -319,18 +293,15 @@ class MultINN(ModelType):
 
     @classmethod
     def generate(cls, args, run, config, encoding, model) -> list[Path]:
-        if args["intro_beats"] < 0 or args["sample_beats"] < 1:
-            raise UsageError("--intro_beats must be 0 or more and --sample_beats at least 1")
         if args["sample_beats"] < args["intro_beats"]:
             raise UsageError(f"--sample_beats {args['sample_beats']} is shorter than the --intro_beats "
                              f"{args['intro_beats']} intro: generate at least as many beats as the intro has")
-        if args["temperature"] <= 0:
-            raise UsageError(f"--temperature must be positive (got {args['temperature']})")
         data = run.load_config().get("data", {})
         intro = cls.intros({**config, "_data": data}, encoding, args["intro_from"], args["intro_beats"],
                            args["num_outputs"], args["seed"])
         rolls = cls.sample_rolls(model, encoding, intro, args["sample_beats"], args["seed"], args["temperature"])
-        return write_pieces((encoding.decode(roll) for roll in rolls), args["output_dir"], f"{run.name}-{args['seed']}")
+        return write_pieces((encoding.decode(roll) for roll in rolls), args["output_dir"], run.name, "sample",
+                            args["seed"])
 
     @classmethod
     def export_endpoints(cls, model: MultiNN, config: dict[str, Any]) -> dict[str, Any]:
@@ -344,9 +315,9 @@ class MultINN(ModelType):
     # ------------------------------------------------------------ evaluation
     @classmethod
     def add_evaluate_arguments(cls, parser) -> None:
-        parser.add_argument("--ais_chains", type=int, default=None,
+        parser.add_argument("--ais_chains", type=positive_int, default=None,
                             help=f"rnn_rbm runs: AIS chains per step's log Z (default {AIS_CHAINS})")
-        parser.add_argument("--ais_betas", type=int, default=None,
+        parser.add_argument("--ais_betas", type=positive_int, default=None,
                             help=f"rnn_rbm runs: AIS inverse temperatures, linear in [0, 1] (default {AIS_BETAS})")
 
     @classmethod
@@ -359,8 +330,6 @@ class MultINN(ModelType):
         if model.generator_type != "rnn_rbm" and any(v is not None for v in ais.values()):
             raise UsageError("--ais_chains/--ais_betas apply to rnn_rbm runs (a NADE's likelihood is exact)")
         ais = {"ais_chains": ais["ais_chains"] or AIS_CHAINS, "ais_betas": ais["ais_betas"] or AIS_BETAS}
-        if min(ais.values()) < 1:
-            raise UsageError("--ais_chains and --ais_betas must be at least 1")
         rolls, mask = sequence_windows(split.pieces, encoding.sample_steps, encoding.num_dims, encoding.num_tracks)
         seed = tf.constant([config["seed"], 0])
         totals = {"nll": 0.0, "spread": 0.0}

@@ -1,5 +1,5 @@
 """MusicVAE's training data: melody windows of `slice_bar` bars, one input file's first window, and the seed's
-`train_dir`/`eval_dir` folders of music files encoded with the melody encoding.
+`train_dir`/`eval_dir` folders of music files encoded with the melody encoding once, into the data cache.
 """
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data.dataset import EncodedSplit
+from zoo.data.corpus import cached_dataset, content_key, folder_fingerprint
+from zoo.data.dataset import EncodedSplit, load_split
 from zoo.data.music_files import find_music_files, read_scores
+from zoo.data.safe_pickle import dump_pickle
+from zoo.data.splits import DATA_FORMAT
 from zoo.encodings.base import Encoding
 from zoo.errors import DataError, EncodingError, ScoreReadError, UsageError
 from zoo.families.musicvae.melody_encoding import STEPS_PER_BAR
@@ -55,20 +58,27 @@ def first_window(path: str, encoding: Encoding, slice_bar: int) -> np.ndarray:
 
 
 def encode_folder(folder: str, encoding: Encoding, workers: int) -> EncodedSplit:
-    """The seed's `train_dir`/`eval_dir`: every music file under `folder`, melody-encoded (unreadable ones skipped)."""
+    """The seed's `train_dir`/`eval_dir`: every music file under `folder`, melody-encoded once into the data cache
+    (keyed by the folder's files and the encoding); unreadable ones are skipped and printed then."""
     if not Path(folder).is_dir():
         raise DataError(f"train_dir/eval_dir {folder} is not a folder")
-    files = find_music_files([folder])
-    scores, skipped = read_scores(files, workers=max(1, workers), progress=False)
-    pieces, sources = [], []
-    for path, score in scores:
-        try:
-            pieces.append(encoding.encode(score))
-            sources.append(path)
-        except EncodingError as error:
-            skipped.append((path, str(error)))
-    for path, reason in skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
-    if not pieces:
-        raise DataError(f"no melody could be read from {folder}")
-    return EncodedSplit(pieces, sources, encoding.to_config(), folder)
+    config = encoding.to_config()
+
+    def build(cache: Path) -> None:
+        scores, skipped = read_scores(find_music_files([folder]), workers=max(1, workers), progress=False)
+        pieces, sources = [], []
+        for path, score in scores:
+            try:
+                pieces.append(encoding.encode(score))
+                sources.append(path)
+            except EncodingError as error:
+                skipped.append((path, str(error)))
+        for path, reason in skipped:
+            print(f"skipped {path}: {reason}", file=sys.stderr)
+        if not pieces:
+            raise DataError(f"no melody could be read from {folder}")
+        dump_pickle({"format": DATA_FORMAT, "encoding": config, "pieces": pieces, "sources": sources},
+                    cache / "train.pkl")
+
+    key = content_key(f"musicvae-{Path(folder).name}-{encoding.name}", folder_fingerprint(folder), config)
+    return load_split(cached_dataset(key, build, f"the melodies of {folder}") / "train.pkl")

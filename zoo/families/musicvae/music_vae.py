@@ -5,7 +5,8 @@ or flags of the same names (`--z_size 256 --seq_decoder_args '{...}'`); flags ov
 the file overrides the defaults (the seed's flat 8-bar config). The JSON keys `batch_size` and
 `learning_rate` are the general flags `-b` and `--learning_rate` (which win when given).
 `num_steps` sets the length of training: epochs of `evaluate_interval` steps (or
-`--steps_per_epoch`), each followed by the evaluation, so `-e` is computed unless given.
+`--steps_per_epoch`), each followed by the evaluation, so `-e` is computed unless given. `ckpt_path` is
+`--init_from FILE`: a fresh optimizer over the file's weights, loaded by the engine.
 The model and its objective are in zoo/families/musicvae/vae_model.py, the decoders in vae_decoder.py,
 the data windows in melody_data.py, encode/decode/metrics in vae_inference.py.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +21,21 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.core.checkpoints import load_weights_into
+from zoo.core.checkpoints import check_weights_file
+from zoo.core.flags import non_negative_float
 from zoo.core.model_type import ModelType
-from zoo.core.optimizers import make_optimizer
+from zoo.core.optimizers import make_optimizer, takes_epsilon
 from zoo.core.registry import register_model_type
 from zoo.data.dataset import EncodedSplit, TrainingData, split_off_validation
-from zoo.encodings import encoding_from_config
 from zoo.encodings.base import Encoding
-from zoo.errors import DataError, UsageError
+from zoo.errors import DataError, RunError, UsageError
 from zoo.families.musicvae.melody_data import encode_folder, first_window, melody_windows
 from zoo.families.musicvae.melody_encoding import MelodyEncoding
 from zoo.families.musicvae.musicvae_callbacks import ReconstructionLogger, RelativeReduceLROnPlateau, StepPrinter
 from zoo.families.musicvae.musicvae_config import CONFIG_FLAGS, JSON_FLAGS, resolve_config
 from zoo.families.musicvae.vae_inference import compiled_functions, decode_z, reconstruction_metrics, slerp
 from zoo.families.musicvae.vae_model import MusicVAEModel
-from zoo.music.io import write_piece
+from zoo.music.io import write_pieces
 from zoo.music.score import Score
 
 
@@ -58,12 +58,11 @@ class MusicVAE(ModelType):
                 parser.add_argument(f"--{name}", default=None, metavar="JSON", help=f"{text} (JSON)")
             else:
                 parser.add_argument(f"--{name}", type=kind, default=None, help=text)
-        parser.add_argument("--grad_clip", type=float, default=1.0, help="global gradient-norm clip (0: off)")
+        parser.add_argument("--grad_clip", type=non_negative_float, default=1.0,
+                            help="global gradient-norm clip (0: off)")
 
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
-        if args.get("loss_function") not in cls.loss_functions:
-            raise UsageError("-l/--loss_function does not apply to model type 'musicvae' (its loss is the ELBO)")
         vae = resolve_config(args)
         args = {**args, "musicvae": vae}
         if args.get("batch_size") is None:
@@ -74,6 +73,16 @@ class MusicVAE(ModelType):
             args["steps_per_epoch"] = vae["evaluate_interval"]
         if args.get("epochs") is None:
             args["epochs"] = max(1, math.ceil(vae["num_steps"] / args["steps_per_epoch"]))
+        if vae.get("ckpt_path"):  # the seed's spelling of --init_from FILE: the engine loads it
+            path = vae["ckpt_path"]
+            if args.get("init_from") not in (None, path):
+                raise UsageError(f"ckpt_path {path} and --init_from {args['init_from']} name different starting "
+                                 "weights: give one")
+            try:  # said before any data is prepared, under the name the user gave
+                check_weights_file(path)
+            except RunError as error:
+                raise RunError(f"ckpt_path: {error}") from None
+            args["init_from"] = path
         return args
 
     @classmethod
@@ -82,13 +91,14 @@ class MusicVAE(ModelType):
                             help="sample z from the prior; reconstruct --input; interpolate between two --input")
         parser.add_argument("--input", nargs="+", default=None, metavar="FILE",
                             help="melody file(s): one to reconstruct, two to interpolate")
-        parser.add_argument("--temperature", type=float, default=1.0,
+        parser.add_argument("--temperature", type=non_negative_float, default=1.0,
                             help="softmax temperature of the decoder (0: argmax)")
 
     # ------------------------------------------------------------ data
     @classmethod
     def resolve_data(cls, args: dict[str, Any]) -> TrainingData:
-        """-p / the default corpus, or the seed's `train_dir` (+ `eval_dir`) of music files encoded here."""
+        """-p / the default corpus, or the seed's `train_dir` (+ `eval_dir`) of music files, encoded once into the
+        data cache."""
         vae = args["musicvae"]
         if not vae.get("train_dir"):
             return super().resolve_data(args)
@@ -99,7 +109,7 @@ class MusicVAE(ModelType):
             valid = encode_folder(vae["eval_dir"], encoding, vae["num_workers"])
         else:
             train, valid = split_off_validation(train, args.get("validation_split") or 0.1, args["seed"])
-        paths = {"train": vae["train_dir"], **({"valid": vae["eval_dir"]} if vae.get("eval_dir") else {})}
+        paths = {"train": train.path, **({"valid": valid.path} if vae.get("eval_dir") else {})}
         return TrainingData(train, valid, paths, encoding.to_config())
 
     @classmethod
@@ -123,19 +133,15 @@ class MusicVAE(ModelType):
     def build(cls, config: dict[str, Any], encoding: Encoding) -> keras.Model:
         model = MusicVAEModel(config["musicvae"]["model"], name="musicvae")
         model.build()
-        if config["musicvae"].get("ckpt_path"):
-            load_checkpoint_weights(model, config["musicvae"]["ckpt_path"])
         return model
 
     @classmethod
     def compile(cls, model: keras.Model, config: dict[str, Any]) -> None:
-        base = make_optimizer(config["optimizer"], config.get("learning_rate"))
-        settings = base.get_config()
-        if "epsilon" in settings:
-            settings["epsilon"] = 1e-8  # PyTorch's Adam (symusic), not Keras's 1e-7
-        settings["global_clipnorm"] = config.get("grad_clip") or None
+        epsilon = 1e-8 if takes_epsilon(config["optimizer"]) else None  # PyTorch's Adam (symusic), not Keras's 1e-7
+        optimizer = make_optimizer(config["optimizer"], config.get("learning_rate"), epsilon=epsilon,
+                                   global_clipnorm=config.get("grad_clip"))
         jit = config.get("jit_compile", "auto")
-        model.compile(optimizer=base.__class__.from_config(settings), jit_compile=False if jit == "auto" else jit)
+        model.compile(optimizer=optimizer, jit_compile=False if jit == "auto" else jit)
 
     @classmethod
     def callbacks(cls, context) -> list[keras.callbacks.Callback]:
@@ -146,7 +152,8 @@ class MusicVAE(ModelType):
             callbacks.append(StepPrinter(vae["print_interval"]))
         if vae["advanced_interval"]:
             callbacks.append(ReconstructionLogger(
-                lambda: cls._validation_melody(context), run.samples, run.log_dir, vae["advanced_interval"], config["seed"]))
+                lambda: cls._validation_melody(context), run.samples, run.log_dir, vae["advanced_interval"],
+                config["seed"]))
         return callbacks
 
     @classmethod
@@ -170,43 +177,32 @@ class MusicVAE(ModelType):
         needed = {"sample": 0, "reconstruct": 1, "interpolate": 2}[mode]
         if len(inputs) != needed:
             raise UsageError(f"--mode {mode} takes {needed} --input file(s), got {len(inputs)}")
-        if args["temperature"] < 0:
-            raise UsageError(f"--temperature must be >= 0 (got {args['temperature']})")
         slice_bar = config["musicvae"]["slice_bar"]
-        out = Path(args["output_dir"])
-        stem = f"{run.name}-{mode}-{args['seed']}"
-        pieces: list[tuple[str, np.ndarray]] = []
         if mode == "sample":
             z = np.random.default_rng(args["seed"]).standard_normal((args["num_outputs"], model.z_size))
-            for i, melody in enumerate(decode_z(model, z.astype(np.float32), args["temperature"], args["seed"])):
-                pieces.append((f"{stem}-{i}", melody))
         else:
             windows = [first_window(path, encoding, slice_bar) for path in inputs]
             mu, _ = compiled_functions(model)["encode"](tf.constant(np.stack(windows)))
             mu = mu.numpy()
             if mode == "reconstruct":
-                pieces.append((f"{stem}-original", windows[0]))
                 z = np.repeat(mu[:1], args["num_outputs"], axis=0)
-                for i, melody in enumerate(decode_z(model, z, args["temperature"], args["seed"])):
-                    pieces.append((f"{stem}-{i}", melody))
+            elif args["num_outputs"] < 2:
+                raise UsageError("--mode interpolate needs --num_outputs of at least 2 (the two ends included)")
             else:
-                if args["num_outputs"] < 2:
-                    raise UsageError("--mode interpolate needs --num_outputs of at least 2 (the two ends included)")
-                steps = np.linspace(0.0, 1.0, args["num_outputs"])
-                z = np.stack([slerp(mu[0], mu[1], t) for t in steps]).astype(np.float32)
-                melodies = decode_z(model, z, args["temperature"], args["seed"])
-                pieces += [(f"{stem}-{i:02d}", m) for i, m in enumerate(melodies)]
-                pieces.append((f"{stem}-all", np.concatenate(list(melodies))))
-        written = []
-        for name, melody in pieces:
-            paths, _ = write_piece(encoding.decode(melody), out / name)
-            written.extend(paths.values())
-            print(f"wrote {paths['midi']}, {paths['wav'].name}, {paths['png'].name}", file=sys.stderr)
-        return written
+                z = np.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0.0, 1.0, args["num_outputs"])])
+        melodies = decode_z(model, z.astype(np.float32), args["temperature"], args["seed"])
+        call_parts = {}  # files about the whole call: the input that was reconstructed, the interpolation joined
+        if mode == "reconstruct":
+            call_parts["original"] = windows[0]
+        elif mode == "interpolate":
+            call_parts["all"] = np.concatenate(list(melodies))
+        return write_pieces((encoding.decode(m) for m in melodies), args["output_dir"], run.name, mode, args["seed"],
+                            {part: encoding.decode(m) for part, m in call_parts.items()})
 
     @classmethod
     def export_endpoints(cls, model, config) -> dict[str, Any]:
-        """`encode(melody int32 [B, T]) -> (mu, logvar)` and `decode(z [B, Z], temperature, seed [2]) -> classes [B, T]`."""
+        """`encode(melody int32 [B, T]) -> (mu, logvar)` and
+        `decode(z [B, Z], temperature, seed [2]) -> classes [B, T]`."""
         fns = compiled_functions(model)
         return {"encode": fns["encode"], "decode": fns["decode"]}
 
@@ -217,9 +213,3 @@ class MusicVAE(ModelType):
         if len(windows) == 0:
             raise DataError(f"{split.path} has no melody of {config['musicvae']['slice_bar']} bars")
         return reconstruction_metrics(model, windows, args["batch_size"], config["musicvae"])
-
-
-def load_checkpoint_weights(model: keras.Model, path: str) -> None:
-    """`ckpt_path`: starts from the weights of a saved MusicVAE (.keras or .weights.h5) of the same shape."""
-    load_weights_into(model, path)
-    print(f"starting from the weights of {path}", file=sys.stderr)

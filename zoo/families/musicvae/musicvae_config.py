@@ -5,35 +5,38 @@ normalised arguments of `MusicVAEModel`. Bad configs raise UsageError naming the
 """
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from zoo.core.flags import non_negative_float, non_negative_int, open_fraction, positive_int
 from zoo.errors import UsageError
 from zoo.families.musicvae.melody_encoding import STEPS_PER_BAR
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "flat_8bar.json"
 
-# name -> (type, help) of every symusic key that is also a training.py flag.
-CONFIG_FLAGS: dict[str, tuple[type, str]] = {
-    "z_size": (int, "size of the latent space"),
+# name -> (type, help) of every symusic key that is also a training.py flag; a numeric key's type is its range
+# (zoo.core.flags), which checks the value from a config file too.
+CONFIG_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "z_size": (positive_int, "size of the latent space"),
     "encoder_params": (str, "encoder: {embed_size, hidden_size, n_layers} (bidirectional LSTM)"),
     "seq_decoder_args": (str, "sequence decoder: {key: greedy|sample|hier, params: {...}}"),
-    "num_steps": (int, "training steps (sets -e unless given)"),
-    "lr_scheduler_factor": (float, "learning-rate factor on an evaluation-loss plateau"),
-    "lr_scheduler_patience": (int, "evaluations without improvement before the learning rate drops"),
+    "num_steps": (positive_int, "training steps (sets -e unless given)"),
+    "lr_scheduler_factor": (open_fraction, "learning-rate factor on an evaluation-loss plateau"),
+    "lr_scheduler_patience": (non_negative_int, "evaluations without improvement before the learning rate drops"),
     "sampling_settings": (str, "scheduled sampling: {schedule: constant|inverse_sigmoid, rate}"),
     "beta_settings": (str, "KL weight: {start_beta, end_beta, duration}"),
-    "free_bits": (float, "KL (in bits, per example) that costs nothing"),
-    "slice_bar": (int, "melody length in bars (16 steps each)"),
+    "free_bits": (non_negative_float, "KL (in bits, per example) that costs nothing"),
+    "slice_bar": (positive_int, "melody length in bars (16 steps each)"),
     "train_dir": (str, "folder of music files to train on (instead of -p)"),
     "eval_dir": (str, "folder of music files to evaluate on during training"),
-    "ckpt_path": (str, "start from the weights of this saved model (.keras or .weights.h5)"),
-    "evaluate_interval": (int, "training steps between evaluations (one epoch; --steps_per_epoch wins)"),
-    "advanced_interval": (int, "steps between reconstruction/sample audio in TensorBoard (0: never)"),
-    "print_interval": (int, "steps between printed training losses (0: never)"),
-    "num_workers": (int, "reader processes for train_dir/eval_dir"),
+    "ckpt_path": (str, "start from the weights of this saved model (.keras or .weights.h5): --init_from FILE"),
+    "evaluate_interval": (positive_int, "training steps between evaluations (one epoch; --steps_per_epoch wins)"),
+    "advanced_interval": (non_negative_int, "steps between reconstruction/sample audio in TensorBoard (0: never)"),
+    "print_interval": (non_negative_int, "steps between printed training losses (0: never)"),
+    "num_workers": (non_negative_int, "reader processes for train_dir/eval_dir"),
 }
 JSON_FLAGS = {"encoder_params", "seq_decoder_args", "sampling_settings", "beta_settings"}
 GENERAL_KEYS = {"batch_size", "learning_rate"}  # keys of the file that are general training.py flags
@@ -176,6 +179,16 @@ def _check_schedules(config: dict[str, Any]) -> None:
     config["beta_settings"] = {k: float(v) for k, v in beta.items()}
 
 
+def _check_range(name: str, kind: Callable[[str], Any], value: Any) -> None:
+    """A numeric key's value (from the file or a flag) through its flag's range; an integer key takes no float."""
+    if kind in (positive_int, non_negative_int) and not isinstance(value, int):
+        raise UsageError(f"{name} must be an integer, got {value!r}")
+    try:
+        kind(value)
+    except argparse.ArgumentTypeError as error:
+        raise UsageError(f"{name}: {error}") from None
+
+
 def resolve_config(args: dict[str, Any]) -> dict[str, Any]:
     """Defaults <- --config file <- flags; checked and completed with "model"."""
     config = _read_json(str(DEFAULT_CONFIG))
@@ -191,16 +204,9 @@ def resolve_config(args: dict[str, Any]) -> dict[str, Any]:
             config[name] = _dict(args[name], f"--{name}") if name in JSON_FLAGS else args[name]
     for name in JSON_FLAGS:
         config[name] = _dict(config[name], name)
-    for name in ("z_size", "num_steps", "slice_bar", "evaluate_interval", "batch_size"):
-        if not isinstance(config[name], int) or config[name] < 1:
-            raise UsageError(f"{name} must be a positive integer, got {config[name]!r}")
-    for name in ("advanced_interval", "print_interval", "num_workers", "lr_scheduler_patience"):
-        if not isinstance(config[name], int) or config[name] < 0:
-            raise UsageError(f"{name} must be a non-negative integer, got {config[name]!r}")
-    if not 0 < float(config["lr_scheduler_factor"]) < 1:
-        raise UsageError(f"lr_scheduler_factor must be in (0, 1), got {config['lr_scheduler_factor']}")
-    if float(config["free_bits"]) < 0:
-        raise UsageError(f"free_bits must be >= 0, got {config['free_bits']}")
+    ranges = {name: kind for name, (kind, _) in CONFIG_FLAGS.items() if kind is not str}
+    for name, kind in {**ranges, "batch_size": positive_int}.items():
+        _check_range(name, kind, config[name])
     _check_schedules(config)
     config["model"] = model_arguments(config)
     return config

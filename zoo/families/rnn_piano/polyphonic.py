@@ -3,8 +3,9 @@
 Format: `{"train": [...], "valid": [...], "test": [...]}`; a split is a list of sequences, a sequence a
 list of frames, a frame the list of MIDI pitches sounding (21..108). Read into 88-key uint8 piano-rolls
 [T, 88] (column j = MIDI 21 + j), keeping the file's own splits (the literature's protocol), and
-written as zoo data pickles (`pianoroll` encoding, 21..108) so the shared evaluation can read them.
-A copy of JSB Chorales ships with the package (`BUNDLED_JSB`, see benchmarks/README.md).
+written as zoo data pickles (`pianoroll` encoding, 21..108) so the shared evaluation can read them, once per
+file content and frame rate, in the data cache (`cached_rolls`). A copy of JSB Chorales ships with the package
+(`BUNDLED_JSB`, see benchmarks/README.md).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.data.corpus import cache_folder, cached_dataset, content_key, file_checksum
 from zoo.data.safe_pickle import dump_pickle
 from zoo.data.splits import DATA_FORMAT
 from zoo.encodings.pianoroll import PianorollEncoding
@@ -99,3 +101,25 @@ def write_split_pickles(splits: dict[str, list[np.ndarray]], folder: str | os.Pa
         sources = [f"{source}#{split}/{i}" for i in range(len(rolls))]
         dump_pickle({"format": DATA_FORMAT, "encoding": config, "pieces": rolls, "sources": sources}, paths[split])
     return paths
+
+
+def cached_rolls(source: str | os.PathLike, frames_per_beat: int = 1) -> dict[str, Path]:
+    """The {train,valid,test}.pkl of benchmark file `source` read with `frames_per_beat`, from the data cache
+    (keyed by the file's checksum and the encoding, so an edited file is read again)."""
+    source = Path(source)
+    try:
+        checksum = file_checksum(source)
+    except FileNotFoundError:
+        raise DataError(f"no polyphonic data file at {source}") from None
+    except OSError as error:
+        raise DataError(f"{source} is not readable ({error.strerror})") from None
+    config = encoding_config(frames_per_beat)
+    key = content_key(f"{source.stem}-pianoroll", checksum, config)
+    # Read before the cache announces a build: a bad file is bad input, said in one error line.
+    splits = {} if cache_folder(key).is_dir() else read_polyphonic_json(source)
+
+    def build(folder: Path) -> None:
+        write_split_pickles(splits or read_polyphonic_json(source), folder, str(source), config)
+
+    folder = cached_dataset(key, build, f"{source.name} as 88-key piano-rolls")
+    return {split: folder / f"{split}.pkl" for split in SPLITS}

@@ -1,8 +1,9 @@
 """RNN-NADE (`-m rnn_nade`) and RNN-RBM (`-m rnn_rbm`) on 88-key piano-rolls: the polyphonic benchmarks.
 
 Data: `--dataset FILE.json` in the Boulanger-Lewandowski format (zoo/families/rnn_piano/polyphonic.py; default the
-bundled JSB Chorales), keeping the file's own train/valid/test splits; the rolls are stored as zoo data
-pickles in weights/NAME/data/ so `python -m zoo evaluate` and generate.py need only the run folder.
+bundled JSB Chorales), keeping the file's own train/valid/test splits; the rolls are stored once as zoo data
+pickles in the data cache (zoo/data/corpus.py), whose absolute paths config.json keeps for `python -m zoo evaluate`
+and generate.py's intros. Runs made before kept them in weights/NAME/data/, as their config.json says.
 `-p DIR/train.pkl` trains on 88-key (21..108) `pianoroll` pickles made by `python -m zoo prepare` instead.
 
 Training: every sequence is cut into chunks of at most `-s` frames (the RNN restarts at each chunk, as
@@ -32,21 +33,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.flags import fraction, non_negative_float, non_negative_int, positive_float, positive_int
 from zoo.core.model_type import ModelType
 from zoo.core.optimizers import make_optimizer
 from zoo.core.registry import register_model_type
-from zoo.core.run_folder import RunFolder
 from zoo.data.dataset import EncodedSplit, TrainingData, load_split, resolve_training_data
 from zoo.errors import DataError, UsageError
 from zoo.families.rnn_piano.piano_roll_estimator_model import PianoRollEstimatorModel
-from zoo.families.rnn_piano.polyphonic import (
-    BUNDLED_JSB,
-    LOWEST_PITCH,
-    NUM_KEYS,
-    encoding_config,
-    read_polyphonic_json,
-    write_split_pickles,
-)
+from zoo.families.rnn_piano.polyphonic import BUNDLED_JSB, LOWEST_PITCH, NUM_KEYS, cached_rolls
 from zoo.families.rnn_piano.roll_data import chunk_rolls, intro_rolls, roll_dataset
 from zoo.families.rnn_piano.roll_likelihood import ais_log_z, nade_nll_sum
 from zoo.families.rnn_piano.roll_sampler import compiled_sampler, sample_rolls
@@ -77,27 +71,22 @@ class _RnnPianoType(ModelType):
         parser.add_argument("--dataset", default=None,
                             help="polyphonic benchmark JSON {train,valid,test} of MIDI pitch frames "
                                  f"(default: the bundled JSB Chorales, {BUNDLED_JSB.name}); or use -p PICKLE")
-        parser.add_argument("--frames_per_beat", type=int, default=None,
+        parser.add_argument("--frames_per_beat", type=positive_int, default=None,
                             help="frames per quarter note of --dataset, for writing MIDI (default 1, as JSB's)")
-        parser.add_argument("--num_hidden", type=int, default=hidden, help="hidden units of the estimator (default %(default)s)")
+        parser.add_argument("--num_hidden", type=positive_int, default=hidden,
+                            help="hidden units of the estimator (default %(default)s)")
         parser.add_argument("--rnn_units", type=_units, default=_units(units), help="RNN layer sizes, comma-separated (default %(default)s)")
         parser.add_argument("--rnn_type", choices=RNN_TYPES, default=rnn_type,
                             help="lstm (MultINN's core) or simple (Boulanger-Lewandowski's tanh RNN; default %(default)s)")
-        parser.add_argument("--dropout", type=float, default=dropout, help="output dropout after each RNN layer (default %(default)s)")
-        parser.add_argument("--clip_norm", type=float, default=5.0, help="global gradient-norm clip (0: off; default %(default)s)")
-        parser.add_argument("--adam_epsilon", type=float, default=None, help="Adam's epsilon (-o adam only; default 1e-4)")
+        parser.add_argument("--dropout", type=fraction, default=dropout,
+                            help="output dropout after each RNN layer (default %(default)s)")
+        parser.add_argument("--clip_norm", type=non_negative_float, default=5.0,
+                            help="global gradient-norm clip (0: off; default %(default)s)")
+        parser.add_argument("--adam_epsilon", type=positive_float, default=None,
+                            help="Adam's epsilon (-o adam only; default 1e-4)")
 
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
-        if args["loss_function"] not in cls.loss_functions:
-            raise UsageError(f"-l {args['loss_function']} does not apply to '{cls.name}' "
-                             f"(its loss is fixed: {', '.join(cls.loss_functions)})")
-        if args["num_hidden"] < 1 or (args["frames_per_beat"] is not None and args["frames_per_beat"] < 1):
-            raise UsageError("--num_hidden and --frames_per_beat must be at least 1")
-        if not 0 <= args["dropout"] < 1:
-            raise UsageError(f"--dropout must be in [0, 1) (got {args['dropout']})")
-        if args["clip_norm"] < 0:
-            raise UsageError("--clip_norm must be 0 or more")
         if args["adam_epsilon"] is not None and args["optimizer"].lower() != "adam":
             raise UsageError(f"--adam_epsilon applies to -o adam, not to -o {args['optimizer']}")
         if not args.get("data_path") and args.get("validation_split") is not None:
@@ -119,14 +108,9 @@ class _RnnPianoType(ModelType):
                 raise DataError(f"{data.paths['train']}: '{cls.name}' needs an 88-key roll from MIDI 21 "
                                 "(prepare with --encoding pianoroll --lowest_pitch 21 --num_pitches 88)")
             return data
-        source = Path(args.get("dataset") or BUNDLED_JSB)
-        splits = read_polyphonic_json(source)
-        config = encoding_config(args["frames_per_beat"] or 1)
-        # RunFolder checks the name again: on --resume_auto it comes from the run's (editable) config.json
-        folder = RunFolder(Path(args["weights_path"]), args["name"]).path / "data"
-        paths = write_split_pickles(splits, folder, str(source), config)
+        paths = cached_rolls(args.get("dataset") or BUNDLED_JSB, args["frames_per_beat"] or 1)
         train, valid = load_split(paths["train"]), load_split(paths["valid"])
-        return TrainingData(train, valid, {k: str(v) for k, v in paths.items()}, config)
+        return TrainingData(train, valid, {k: str(v) for k, v in paths.items()}, train.encoding)
 
     @classmethod
     def datasets(cls, data: TrainingData, encoding, config: dict[str, Any]):
@@ -151,13 +135,9 @@ class _RnnPianoType(ModelType):
 
     @classmethod
     def compile(cls, model: keras.Model, config: dict[str, Any]) -> None:
-        optimizer = make_optimizer(config["optimizer"], config.get("learning_rate"))  # validates the name
-        settings = optimizer.get_config()
-        if config["clip_norm"] > 0:
-            settings["global_clipnorm"] = config["clip_norm"]
-        if config["optimizer"].lower() == "adam":
-            settings["epsilon"] = config.get("adam_epsilon") or 1e-4
-        optimizer = optimizer.__class__.from_config(settings)
+        epsilon = (config.get("adam_epsilon") or 1e-4) if config["optimizer"].lower() == "adam" else None
+        optimizer = make_optimizer(config["optimizer"], config.get("learning_rate"), epsilon=epsilon,
+                                   global_clipnorm=config["clip_norm"])
         model.compile(optimizer=optimizer, jit_compile=config.get("jit_compile", "auto"))
 
     # ------------------------------------------------------------ generation
@@ -170,25 +150,21 @@ class _RnnPianoType(ModelType):
 
     @classmethod
     def add_generate_arguments(cls, parser) -> None:
-        parser.add_argument("--length", type=int, default=128, help="frames to sample after the intro")
-        parser.add_argument("--temperature", type=float, default=1.0,
+        parser.add_argument("--length", type=positive_int, default=128, help="frames to sample after the intro")
+        parser.add_argument("--temperature", type=positive_float, default=1.0,
                             help="sampling temperature (NADE: logits / T; RBM: energies / T)")
-        parser.add_argument("--intro_frames", type=int, default=0,
+        parser.add_argument("--intro_frames", type=non_negative_int, default=0,
                             help="start each piece with this many frames of a test sequence (0: from nothing)")
         parser.add_argument("--intro_index", type=int, default=0,
                             help="test sequence of the first piece's intro (piece i takes index + i)")
 
     @classmethod
     def generate(cls, args, run, config, encoding, model) -> list[Path]:
-        if args["length"] < 1:
-            raise UsageError(f"--length must be at least 1 (got {args['length']})")
-        if args["temperature"] <= 0:
-            raise UsageError(f"--temperature must be positive (got {args['temperature']})")
         primer = intro_rolls(args, run, config, args["num_outputs"])
         rolls = sample_rolls(model, primer, args["length"], args["seed"], args["temperature"])
         scores = (encoding.decode(np.concatenate([primer[i], roll]) if primer.shape[1] else roll)
                   for i, roll in enumerate(rolls))
-        return write_pieces(scores, args["output_dir"], f"{run.name}-{args['seed']}")
+        return write_pieces(scores, args["output_dir"], run.name, "sample", args["seed"])
 
     # ------------------------------------------------------------ export
     @classmethod
@@ -243,15 +219,10 @@ class RnnRbmType(_RnnPianoType):
     @classmethod
     def add_arguments(cls, parser) -> None:
         cls._add_common_arguments(parser, hidden=150, units="100", rnn_type="simple", dropout=0.0)
-        parser.add_argument("--gibbs_k", type=int, default=15, help="Gibbs steps of CD-k in training (default %(default)s)")
-        parser.add_argument("--sample_k", type=int, default=25, help="Gibbs steps per generated frame (default %(default)s)")
-
-    @classmethod
-    def check_args(cls, args):
-        args = super().check_args(args)
-        if args["gibbs_k"] < 1 or args["sample_k"] < 1:
-            raise UsageError("--gibbs_k and --sample_k must be at least 1")
-        return args
+        parser.add_argument("--gibbs_k", type=positive_int, default=15,
+                            help="Gibbs steps of CD-k in training (default %(default)s)")
+        parser.add_argument("--sample_k", type=positive_int, default=25,
+                            help="Gibbs steps per generated frame (default %(default)s)")
 
     @classmethod
     def _estimator(cls, config):
@@ -262,9 +233,10 @@ class RnnRbmType(_RnnPianoType):
     @classmethod
     def add_evaluate_arguments(cls, parser) -> None:
         # Defaults checked on a trained JSB model: 300 vs 1000 vs 3000 temperatures moved the mean NLL by < 0.005.
-        parser.add_argument("--ais_chains", type=int, default=50, help="AIS chains per frame")
-        parser.add_argument("--ais_betas", type=int, default=300, help="AIS intermediate temperatures (linear in [0, 1])")
-        parser.add_argument("--ais_frames", type=int, default=256, help="frames per AIS batch (memory)")
+        parser.add_argument("--ais_chains", type=positive_int, default=50, help="AIS chains per frame")
+        parser.add_argument("--ais_betas", type=positive_int, default=300,
+                            help="AIS intermediate temperatures (linear in [0, 1])")
+        parser.add_argument("--ais_frames", type=positive_int, default=256, help="frames per AIS batch (memory)")
         parser.add_argument("--ais_base", choices=AIS_BASES, default="mean_field",
                             help="AIS base model: mean_field (a factorised fit of each frame's RBM) or visible "
                                  "(its visible biases alone)")
@@ -272,9 +244,6 @@ class RnnRbmType(_RnnPianoType):
     @classmethod
     def evaluate(cls, model, config, encoding, split: EncodedSplit, args, run) -> dict[str, Any]:
         """NLL per frame = mean_t F_t(v_t) + log Z_t, log Z_t by AIS for every test frame's own RBM."""
-        for key in ("ais_chains", "ais_betas", "ais_frames"):
-            if args[key] < 1:
-                raise UsageError(f"--{key} must be at least 1 (got {args[key]})")
         energies, offsets_v, offsets_h = [], [], []
         for rolls, mask in roll_dataset(split.pieces, args["batch_size"], shuffle=False):
             keep = tf.cast(mask, tf.bool)

@@ -41,8 +41,6 @@ def roll_dataset(rolls: list[np.ndarray], batch_size: int, shuffle: bool, seed: 
 def intro_rolls(args: dict[str, Any], run, config: dict[str, Any], count: int) -> np.ndarray:
     """[count, P, 88] intros from the run's test split (P = --intro_frames; P = 0: no intro)."""
     frames = args.get("intro_frames") or 0
-    if frames < 0:
-        raise UsageError(f"--intro_frames must be 0 or more (got {frames})")
     if frames == 0:
         return np.zeros((count, 0, NUM_KEYS), np.float32)
     test_path = run.load_config()["data"].get("test")

@@ -26,6 +26,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from zoo.core.flags import fraction, non_negative_int, positive_int
 from zoo.core.registry import register_model_type
 from zoo.core.sampling import TokenGenerator
 from zoo.core.token_model_type import TokenModelType
@@ -43,36 +44,29 @@ class MusicTransformer(TokenModelType):
 
     @classmethod
     def add_arguments(cls, parser: argparse._ArgumentGroup) -> None:
-        parser.add_argument("--embed_dim", type=int, default=32, help="token embedding size = model width")
-        parser.add_argument("--num_heads", type=int, default=2, help="attention heads (must divide --embed_dim)")
-        parser.add_argument("--ff_dim", type=int, default=32, help="hidden units of each block's feed-forward net")
-        parser.add_argument("--transformer_dropout_prob", type=float, default=None,
+        parser.add_argument("--embed_dim", type=positive_int, default=32, help="token embedding size = model width")
+        parser.add_argument("--num_heads", type=positive_int, default=2,
+                            help="attention heads (must divide --embed_dim)")
+        parser.add_argument("--ff_dim", type=positive_int, default=32,
+                            help="hidden units of each block's feed-forward net")
+        parser.add_argument("--transformer_dropout_prob", type=fraction, default=None,
                             help="dropout in the blocks and after each hidden dense layer "
                                  f"(default: {SEED_BLOCK_DROPOUT} in the blocks, none after the dense layers, as the seed)")
-        parser.add_argument("--transformer_num_hidden_dense", type=int, default=2,
+        parser.add_argument("--transformer_num_hidden_dense", type=non_negative_int, default=2,
                             help="hidden dense layers between the last block and the logits")
-        parser.add_argument("--transformer_hidden_dense_size", type=int, default=256,
+        parser.add_argument("--transformer_hidden_dense_size", type=positive_int, default=256,
                             help="units of each hidden dense layer")
         parser.add_argument("--transformer_hidden_dense_activation", default="relu",
                             help="activation of the hidden dense layers")
-        parser.add_argument("--transformer_num_layers", type=int, default=1, help="decoder blocks")
-        parser.add_argument("--max_seq_len", type=int, default=None,
+        parser.add_argument("--transformer_num_layers", type=positive_int, default=1, help="decoder blocks")
+        parser.add_argument("--max_seq_len", type=positive_int, default=None,
                             help="attention span in events: relative distances learnt and key/value cache "
                                  "slots; generation attends to the last max_seq_len events (default: -s/--seq_len)")
 
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
-        for flag in ("embed_dim", "num_heads", "ff_dim", "transformer_num_layers", "max_seq_len",
-                     "transformer_hidden_dense_size"):
-            if args.get(flag) is not None and args[flag] < 1:
-                raise UsageError(f"--{flag} must be at least 1 (got {args[flag]})")
-        if args["transformer_num_hidden_dense"] < 0:
-            raise UsageError(f"--transformer_num_hidden_dense must be 0 or more (got {args['transformer_num_hidden_dense']})")
         if args["embed_dim"] % args["num_heads"]:
             raise UsageError(f"--embed_dim {args['embed_dim']} is not a multiple of --num_heads {args['num_heads']}")
-        dropout = args.get("transformer_dropout_prob")
-        if dropout is not None and not 0.0 <= dropout < 1.0:
-            raise UsageError(f"--transformer_dropout_prob must be in [0, 1) (got {dropout})")
         try:
             keras.activations.get(args["transformer_hidden_dense_activation"])
         except (ValueError, TypeError):
