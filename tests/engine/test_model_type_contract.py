@@ -3,11 +3,14 @@
 For each type, at a tiny size on small real data (the legacy fixtures' data, ours to ship):
 train two epochs that each write a sample (one compiled sampler per model, traced once), reload the
 saved model to the same weights and the same samples, start a new run from it with --init_from (the
-weights are the source's), generate from that run and export it. A new model type needs a line in
+weights are the source's) that --patience stops and a resume with --max_steps ends, generate from that run
+and export it. A new model type needs a line in
 TINY (tests/fixtures/tiny_runs.py); one that forgets a hook fails here.
 """
 from __future__ import annotations
 
+import csv
+import json
 import os
 
 import numpy as np
@@ -33,6 +36,11 @@ def tf_functions(entry) -> list:
     methods = {name for klass in type(entry).__mro__ for name, value in vars(klass).items() if isinstance(value, kinds)}
     found = [getattr(entry, name) for name in sorted(methods)]
     return found + [value for value in vars(entry).values() if isinstance(value, kinds)]
+
+
+def logged_epochs(run) -> list[int]:
+    with open(run.path / "training_log.csv", newline="") as file:
+        return [int(row["epoch"]) for row in csv.DictReader(file)]
 
 
 def scores_notes(scores) -> list[np.ndarray]:
@@ -99,13 +107,23 @@ def test_model_type_contract(name, workdir, monkeypatch):
         np.testing.assert_array_equal(a, b)
 
     # 3. --init_from: a new run from the source's weights, and the engine's warm start copies every weight.
-    assert run_cli(training_main, ["-m", name, "-n", "tuned", *where, "-e", "1", *COMMON, *flags,
-                                   "--init_from", "source:final", "--sample_every", "0"]) == 0
-    assert RunFolder(weights, "tuned").load_config()["args"]["init_from"] == "source:final"
+    # No fall of val_loss is as large as --min_delta 1e9: early stopping ends it after two of its four epochs.
+    assert run_cli(training_main, ["-m", name, "-n", "tuned", *where, "-e", "4", *COMMON, *flags,
+                                   "--init_from", "source:final", "--sample_every", "0", "--patience", "1",
+                                   "--min_delta", "1e9"]) == 0
+    tuned = RunFolder(weights, "tuned")
+    assert tuned.load_config()["args"]["init_from"] == "source:final"
+    assert logged_epochs(tuned) == [0, 1], f"{name}: --patience did not stop it"
     fresh = model_type.build(config["args"], encoding)
     warm_start(fresh, model_type, resolve_init_from("source:final", weights))
     for mine, theirs in zip(fresh.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
+    # --max_steps counts the steps before it was given (2 epochs x 2): one more step, in one more epoch.
+    assert run_cli(training_main, ["-m", name, "-n", "tuned", *where, "--resume_auto", "-e", "9", "--max_steps", "5",
+                                   "--patience", "0", "--verbose", "0"]) == 0
+    assert logged_epochs(tuned) == [0, 1, 2], f"{name}: --max_steps did not stop it"
+    state = json.loads((tuned.backup / "state.json").read_text())
+    assert [v for k, v in state["callbacks"].items() if k.endswith("StepLimit")] == [{"steps": 5}]
 
     # 4. The new run generates and exports.
     assert run_cli(generate_main, ["-n", "tuned", "-w", str(weights), "--num_outputs", "1", *generate_flags]) == 0
