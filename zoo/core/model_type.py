@@ -24,7 +24,7 @@ from zoo.errors import UsageError
 if TYPE_CHECKING:
     import tensorflow as tf
 
-    from zoo.core.run_folder import RunFolder
+    from zoo.core.run_folder import RunConfig, RunFolder
     from zoo.data.dataset import EncodedSplit, TrainingData
     from zoo.encodings.base import Encoding
     from zoo.music.score import Score
@@ -34,12 +34,12 @@ if TYPE_CHECKING:
 class TrainingContext:
     """What the trainer hands to a model type's training hooks, so none re-reads config.json or the data.
 
-    `config` is the run's flat flag dict, as saved in config.json's "args"; `data` the splits it trains
-    and validates on; `encoding` the data's encoding object.
+    `config` is the run's `RunConfig` (its flags, read like a dict, and its data paths and encoding config);
+    `data` the splits it trains and validates on; `encoding` the data's encoding object.
     """
 
     run: "RunFolder"
-    config: dict[str, Any]
+    config: "RunConfig"
     data: "TrainingData"
     encoding: "Encoding"
 
@@ -47,8 +47,10 @@ class TrainingContext:
 class ModelType(abc.ABC):
     """What every model type provides to the shared trainer, generator, evaluator and exporter.
 
-    `config` below is always the run's flat flag dict (`config.json`'s "args"): the general flags
-    of training.py plus the type's own.
+    `config` below is the run's flags (`config.json`'s "args"): the general flags of training.py plus the
+    type's own. The training hooks get them as a plain dict while the run is being set up; generate,
+    evaluate and export get the run's `RunConfig`, which reads the same way and also carries the run's
+    data paths and encoding config (`config.data["test"]`), so no hook reads config.json itself.
     """
 
     name: ClassVar[str]

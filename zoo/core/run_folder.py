@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,37 @@ def check_run_name(name: str) -> str:
         raise UsageError(f"run name {name!r} is not a plain folder name (use up to {MAX_NAME_LENGTH} letters, "
                          "digits, '.', '_', '-')")
     return name
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig(Mapping):
+    """A run's config.json as the engine hands it to the model type's hooks.
+
+    It reads as the run's flat flag dict (`config["seq_len"]`, `config.get(...)`, `{**config}`), and it
+    carries what else the run recorded, typed: the model type, the run name, the encoding config and the
+    paths of the data it trained on, so no hook reads config.json again.
+    """
+
+    model_type: str
+    name: str
+    args: Mapping[str, Any]
+    encoding: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    data: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, config: dict[str, Any]) -> "RunConfig":
+        """From config.json's content (as `RunFolder.load_config` checked it, or as the trainer is writing it)."""
+        return cls(model_type=config["model_type"], name=str(config.get("name", "")), args=dict(config.get("args", {})),
+                   encoding=dict(config.get("encoding") or {}), data=dict(config.get("data") or {}))
+
+    def __getitem__(self, key: str) -> Any:
+        return self.args[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.args)
+
+    def __len__(self) -> int:
+        return len(self.args)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from zoo.atomic import atomic_path
+from zoo.core.run_folder import RunConfig
 from zoo.data.dataset import EncodedSplit, load_split
 from zoo.engine.generate import load_run
 from zoo.errors import DataError, ZooError
@@ -50,13 +51,14 @@ def evaluate(args: dict[str, Any]) -> dict[str, Any]:
     split = load_split(test_path)
     if split.encoding != config["encoding"]:
         raise DataError(f"{test_path} was not encoded like run '{run.name}'s training data")
-    numbers = model_type.evaluate(model, config["args"], encoding, split, args, run)
+    run_config = RunConfig.from_dict(config)
+    numbers = model_type.evaluate(model, run_config, encoding, split, args, run)
     for key, value in numbers.items():
         print(f"{key:>20}: {value:.4f}" if isinstance(value, float) else f"{key:>20}: {value}")
 
     rows = None
     if num_samples:
-        rows = musical_metrics(model_type, model, config["args"], encoding, split, num_samples,
+        rows = musical_metrics(model_type, model, run_config, encoding, split, num_samples,
                                int(args.get("seed") or 0), args.get("sample_length"))
     if rows is not None:
         print(format_metrics_table(rows, f"{num_samples} samples vs {len(split.pieces)} test pieces "

@@ -19,6 +19,7 @@ from typing import Any
 import keras
 
 from zoo.atomic import write_json
+from zoo.core.run_folder import RunConfig
 from zoo.engine.generate import load_run
 from zoo.errors import UsageError
 
@@ -33,8 +34,8 @@ def export(args: dict[str, Any]) -> Path:
             raise UsageError(f"model type '{model_type.name}' has no export format '{export_format}' (known: {known})")
         output = Path(args["output"]) if args.get("output") else run.export.with_name(f"export-{export_format}")
         run.check_no_links(output)
-        return model_type.write_export(export_format, model, config["args"], encoding, output)
-    endpoints = model_type.export_endpoints(model, config["args"])
+        return model_type.write_export(export_format, model, RunConfig.from_dict(config), encoding, output)
+    endpoints = model_type.export_endpoints(model, RunConfig.from_dict(config))
     if not endpoints:
         raise UsageError(f"model type '{model_type.name}' has no SavedModel endpoints to export")
     archive = keras.export.ExportArchive()

@@ -6,7 +6,7 @@ from typing import Any
 
 from zoo.core.checkpoints import load_model
 from zoo.core.registry import get_model_type
-from zoo.core.run_folder import RunFolder
+from zoo.core.run_folder import RunConfig, RunFolder
 from zoo.encodings import encoding_from_config
 from zoo.errors import RunError, UsageError, ZooError
 
@@ -31,7 +31,7 @@ def generate(args: dict[str, Any]) -> list[Path]:
     )
     args = {**args, "output_dir": str(args.get("output_dir") or run.samples)}
     run.check_no_links(Path(args["output_dir"]))
-    return model_type.generate(args, run, config["args"], encoding, model)
+    return model_type.generate(args, run, RunConfig.from_dict(config), encoding, model)
 
 
 def _encoding_of(run: RunFolder, config: dict[str, Any]):

@@ -21,7 +21,7 @@ from zoo.atomic import atomic_path, remove_temporaries
 from zoo.core.checkpoints import load_weights_into, save_model
 from zoo.core.model_type import ModelType, TrainingContext
 from zoo.core.registry import get_model_type
-from zoo.core.run_folder import RunFolder
+from zoo.core.run_folder import RunConfig, RunFolder
 from zoo.encodings import encoding_from_config
 from zoo.engine.callbacks import (
     Checkpointer,
@@ -171,7 +171,7 @@ def train(args: dict[str, Any]) -> RunFolder:
         "log_dir": str(run.log_dir),
         "versions": versions(),
     }
-    context = TrainingContext(run=run, config=args, data=data, encoding=encoding)
+    context = TrainingContext(run=run, config=RunConfig.from_dict(config), data=data, encoding=encoding)
 
     strategy = make_strategy(args["strategy"])
     with strategy.scope():

@@ -176,7 +176,7 @@ def _info(run, config: dict[str, Any], model, stem: Path) -> Path:
         hidden = ", ".join(f"{d} x {w}" for d, w in zip(depths, widths))
         latent = " -> ".join(map(str, model.latent_dims))
         lines.append(f"{part}: input {inputs}, hidden {hidden}, latent {latent}, {params:,} parameters")
-    lines.append("training flags: " + json.dumps(config, sort_keys=True))
+    lines.append("training flags: " + json.dumps(dict(config), sort_keys=True))
     lines += _final_errors(run, config)
     text = "\n".join(lines)
     print(text)

@@ -37,7 +37,7 @@ from zoo.core.model_cache import per_model
 from zoo.core.model_type import ModelType
 from zoo.core.optimizers import make_optimizer, takes_epsilon
 from zoo.core.registry import register_model_type
-from zoo.core.run_folder import RunFolder
+from zoo.core.run_folder import RunConfig, RunFolder
 from zoo.data.corpus import ensure_default_dataset
 from zoo.data.dataset import SEED_DEFAULT_DATA_PATH, TrainingData, load_split, resolve_training_data
 from zoo.encodings.base import Encoding
@@ -275,14 +275,14 @@ class MultINN(ModelType):
                             help="sampling temperature (divides the NADE logits / RBM energies)")
 
     @classmethod
-    def intros(cls, config: dict[str, Any], encoding: Encoding, split: str, beats: int, count: int, seed: int
+    def intros(cls, config: RunConfig, encoding: Encoding, split: str, beats: int, count: int, seed: int
                ) -> np.ndarray:
         """float32 [count, steps, D, K]: the first `beats` beats of pieces of the run's `split`, drawn with `seed`."""
         steps = encoding.beats_to_steps(beats)
         shape = (encoding.num_dims, encoding.num_tracks)
         if split == "none" or steps == 0:
             return np.zeros((count, 0, *shape), np.float32)
-        path = config.get("_data", {}).get(split)
+        path = config.data.get(split)
         if not path or not Path(path).is_file():
             raise DataError(f"the run has no {split} split to take intros from (use --intro_from none or another split)")
         pieces = [p for p in load_split(path).pieces if np.asarray(p).shape[1:] == shape and len(p) >= steps]
@@ -296,8 +296,7 @@ class MultINN(ModelType):
         if args["sample_beats"] < args["intro_beats"]:
             raise UsageError(f"--sample_beats {args['sample_beats']} is shorter than the --intro_beats "
                              f"{args['intro_beats']} intro: generate at least as many beats as the intro has")
-        data = run.load_config().get("data", {})
-        intro = cls.intros({**config, "_data": data}, encoding, args["intro_from"], args["intro_beats"],
+        intro = cls.intros(config, encoding, args["intro_from"], args["intro_beats"],
                            args["num_outputs"], args["seed"])
         rolls = cls.sample_rolls(model, encoding, intro, args["sample_beats"], args["seed"], args["temperature"])
         return write_pieces((encoding.decode(roll) for roll in rolls), args["output_dir"], run.name, "sample",

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from zoo.core.run_folder import RunConfig
 from zoo.data.dataset import load_split
 from zoo.errors import DataError, UsageError
 from zoo.families.rnn_piano.polyphonic import NUM_KEYS
@@ -38,12 +39,12 @@ def roll_dataset(rolls: list[np.ndarray], batch_size: int, shuffle: bool, seed: 
     return dataset.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def intro_rolls(args: dict[str, Any], run, config: dict[str, Any], count: int) -> np.ndarray:
+def intro_rolls(args: dict[str, Any], run, config: RunConfig, count: int) -> np.ndarray:
     """[count, P, 88] intros from the run's test split (P = --intro_frames; P = 0: no intro)."""
     frames = args.get("intro_frames") or 0
     if frames == 0:
         return np.zeros((count, 0, NUM_KEYS), np.float32)
-    test_path = run.load_config()["data"].get("test")
+    test_path = config.data.get("test")
     if not test_path or not Path(test_path).is_file():
         raise DataError(f"run '{run.name}' has no test split to take an intro from")
     pieces = load_split(test_path).pieces
