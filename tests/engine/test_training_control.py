@@ -54,6 +54,14 @@ def test_init_from_a_model_file(tmp_path, event_data):
         train(tmp_path, event_data, f"from-{path.name.split('.')[0]}", **{"-e": "1", "--init_from": str(path)})
 
 
+def test_a_fine_tuned_run_resumes_without_its_source(tmp_path, event_data):
+    source = train(tmp_path, event_data, "source", **{"-e": "1"})
+    tuned = train(tmp_path, event_data, "tuned", **{"-e": "1", "--init_from": "source"})
+    shutil.rmtree(source)  # the backup holds all the resume needs
+    resume(tmp_path, "tuned", **{"-e": "2"})
+    assert logged(tuned) == [0, 1]
+
+
 @pytest.mark.parametrize("spec, message", [
     ("nowhere", "--init_from: no run named 'nowhere'"),
     ("source:newest", "a run's checkpoint is one of best, last, final (got 'newest')"),

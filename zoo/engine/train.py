@@ -147,13 +147,15 @@ def train(args: dict[str, Any]) -> RunFolder:
         backup_state = None
     if args.get("epochs") is None:
         args["epochs"] = DEFAULT_EPOCHS
-    init_source = resolve_init_from(args["init_from"], args["weights_path"]) if args.get("init_from") else None
+    # A resume from the run's own backup needs no source (which may be gone by now).
+    init_source = (resolve_init_from(args["init_from"], args["weights_path"])
+                   if args.get("init_from") and backup_state is None else None)
 
     configure_threads(args.get("intra_op_threads"), args.get("inter_op_threads"))
     keras.utils.set_random_seed(args["seed"])
     keras.mixed_precision.set_global_policy(args["precision"])
     data = model_type.resolve_data(args)
-    if init_source is not None and backup_state is None:
+    if init_source is not None:
         check_compatible(init_source, model_type, data.encoding_config)
     encoding = encoding_from_config(data.encoding_config)
     args = {**args, "data_mode": encoding.name}
