@@ -104,3 +104,25 @@ def test_keys_are_plain_folder_names_that_follow_the_settings():
     assert key == content_key("music21:leadSheet/../x y", {"encoding": "poex"})
     with pytest.raises(ValueError, match="plain folder name"):
         cached_dataset("../escape", tiny_build([]), "nothing")
+
+
+def test_a_folder_of_files_is_encoded_once_and_again_when_it_changes(tmp_path, monkeypatch, capsys, chorale_files):
+    import shutil
+
+    from zoo.data.corpus import cached_files
+    from zoo.data.dataset import load_split
+
+    monkeypatch.setenv("ZOO_DATA_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for path in chorale_files[:2]:
+        shutil.copy(path, folder)
+    (folder / "broken.mid").write_bytes(b"MThd\x00")
+    first = cached_files(str(folder), "event")
+    err = capsys.readouterr().err
+    assert "preparing the event encoding of" in err and "skipped" in err and "broken.mid" in err
+    assert len(load_split(first / "train.pkl").pieces) == 2  # the whole folder, as one split
+    assert cached_files(str(folder), "event") == first and capsys.readouterr().err == ""
+    shutil.copy(chorale_files[2], folder)
+    again = cached_files(str(folder), "event")
+    assert again != first and len(load_split(again / "train.pkl").pieces) == 3

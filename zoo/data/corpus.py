@@ -112,6 +112,24 @@ def cached_dataset(key: str, build: Callable[[Path], object], describe: str) -> 
     return folder
 
 
+def cached_files(source: str, encoding: str | Encoding, workers: int = 1) -> Path:
+    """A folder of music files (or `music21:<corpus folder>`) encoded once, whole, as the train split of a cache
+    folder; returns that folder. Unreadable files are skipped and printed when it is built."""
+    if isinstance(encoding, str):
+        encoding = get_encoding_class(encoding)()
+    # A folder is known by its files' names, sizes and times; music21's version stands for its bundled corpus.
+    content = [source, version("music21")] if source.startswith("music21:") else folder_fingerprint(source)
+    key = content_key(f"{Path(source).name}-{encoding.name}", content, encoding.to_config())
+
+    def build(folder: Path) -> None:
+        manifest = prepare([source], encoding, folder, valid_fraction=0.0, test_fraction=0.0, workers=workers,
+                           progress=False)
+        for item in manifest["skipped"]:
+            print(f"skipped {item['file']}: {item['reason']}", file=sys.stderr)
+
+    return cached_dataset(key, build, f"the {encoding.name} encoding of {source}")
+
+
 def ensure_default_dataset(encoding: str | Encoding, workers: int = 2) -> Path:
     """The default corpus prepared with `encoding` (a name: its default options) in the data cache; its folder."""
     if isinstance(encoding, str):

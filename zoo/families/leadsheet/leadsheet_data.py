@@ -10,16 +10,13 @@ from pieces at least one segment long (`long_enough`), each batch item from a un
 """
 from __future__ import annotations
 
-import sys
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from zoo.data.corpus import cached_dataset, content_key, folder_fingerprint
+from zoo.data.corpus import cached_files
 from zoo.data.dataset import EncodedSplit, TrainingData, load_split, split_off_validation, split_paths
-from zoo.data.prepare import prepare
 from zoo.errors import DataError, UsageError
 from zoo.families.leadsheet import leadsheet_encoding as ls
 
@@ -39,23 +36,10 @@ def parse_time(text: str, flag: str) -> int:
 
 
 def prepare_folder(folder: str, encoding_name: str = "poex") -> EncodedSplit:
-    """Encodes every score under `folder` once into the data cache; skipped files are printed then."""
-    if folder.startswith("music21:"):
-        source = [folder, version("music21")]  # music21's version stands for its bundled corpus
-    else:
-        path = Path(folder)
-        if not path.is_dir():
-            raise DataError(f"--dataset/--validation: no such folder: {folder}")
-        source = folder_fingerprint(path)
-    key = content_key(f"leadsheet-{Path(folder).name}-{encoding_name}", source, encoding_name)
-
-    def build(cache: Path) -> None:
-        manifest = prepare([folder], encoding_name, cache, valid_fraction=0.0, test_fraction=0.0, progress=False)
-        for item in manifest["skipped"]:
-            print(f"skipped {item['file']}: {item['reason']}", file=sys.stderr)
-
-    cache = cached_dataset(key, build, f"the lead sheets of {folder} ({encoding_name} encoding)")
-    return load_split(cache / "train.pkl")
+    """Every score under `folder` (or music21's `music21:<folder>`), encoded once into the data cache."""
+    if not folder.startswith("music21:") and not Path(folder).is_dir():
+        raise DataError(f"--dataset/--validation: no such folder: {folder}")
+    return load_split(cached_files(folder, encoding_name) / "train.pkl")
 
 
 def load_leadsheet_split(path: Path) -> EncodedSplit:

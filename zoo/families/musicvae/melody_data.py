@@ -3,16 +3,12 @@
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from zoo.data.corpus import cached_dataset, content_key, folder_fingerprint
+from zoo.data.corpus import cached_files
 from zoo.data.dataset import EncodedSplit, load_split
-from zoo.data.music_files import find_music_files, read_scores
-from zoo.data.safe_pickle import dump_pickle
-from zoo.data.splits import DATA_FORMAT
 from zoo.encodings.base import Encoding
 from zoo.errors import DataError, EncodingError, ScoreReadError, UsageError
 from zoo.families.musicvae.melody_encoding import STEPS_PER_BAR
@@ -62,23 +58,4 @@ def encode_folder(folder: str, encoding: Encoding, workers: int) -> EncodedSplit
     (keyed by the folder's files and the encoding); unreadable ones are skipped and printed then."""
     if not Path(folder).is_dir():
         raise DataError(f"train_dir/eval_dir {folder} is not a folder")
-    config = encoding.to_config()
-
-    def build(cache: Path) -> None:
-        scores, skipped = read_scores(find_music_files([folder]), workers=max(1, workers), progress=False)
-        pieces, sources = [], []
-        for path, score in scores:
-            try:
-                pieces.append(encoding.encode(score))
-                sources.append(path)
-            except EncodingError as error:
-                skipped.append((path, str(error)))
-        for path, reason in skipped:
-            print(f"skipped {path}: {reason}", file=sys.stderr)
-        if not pieces:
-            raise DataError(f"no melody could be read from {folder}")
-        dump_pickle({"format": DATA_FORMAT, "encoding": config, "pieces": pieces, "sources": sources},
-                    cache / "train.pkl")
-
-    key = content_key(f"musicvae-{Path(folder).name}-{encoding.name}", folder_fingerprint(folder), config)
-    return load_split(cached_dataset(key, build, f"the melodies of {folder}") / "train.pkl")
+    return load_split(cached_files(folder, encoding, max(1, workers)) / "train.pkl")
