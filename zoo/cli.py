@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from zoo.core.flags import fraction, non_negative_float, non_negative_int, positive_float, positive_int
+from zoo.core.run_folder import RESUMABLE_FLAGS
 from zoo.errors import UsageError, ZooError
 
 EXIT_BAD_INPUT = 2
@@ -163,7 +164,7 @@ def parse_training_args(argv: Sequence[str] | None = None) -> dict:
         # A resume keeps the run's own length of training unless the command line changes it: a default
         # (10 epochs, or the type's) must not replace the count the run was started with.
         given = _given_flags(general, argv)
-        for name in ("epochs", "max_steps", "patience", "min_delta"):
+        for name in RESUMABLE_FLAGS:
             if name not in given:
                 merged[name] = None
     return merged

@@ -21,6 +21,9 @@ from zoo.atomic import write_json
 from zoo.errors import RunError, UsageError
 
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# What a resume (--resume_auto) takes from its command line, when given there: how long training goes on.
+# Everything else (the model, the data, the encoding) is the run's own, from its config.json.
+RESUMABLE_FLAGS = ("epochs", "max_steps", "patience", "min_delta")
 MAX_NAME_LENGTH = 100  # well under a file system's 255 bytes, with room for the suffixes of derived files
 
 

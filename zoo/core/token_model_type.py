@@ -106,7 +106,7 @@ class TokenModelType(ModelType):
             lambda tokens: model(tokens, training=False),
             input_signature=[tf.TensorSpec([None, None], tf.int32, name="tokens")],
         )
-        generator = cls.token_generator(model, config)
+        generator = cls.sampler(model, config)
         # A closure, so the endpoint holds the generator (a bound tf.function keeps only a weak reference).
         generate = tf.function(lambda *args: generator.generate(*args),
                                input_signature=generator.generate.input_signature)

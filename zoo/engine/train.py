@@ -21,7 +21,7 @@ from zoo.atomic import atomic_path, remove_temporaries
 from zoo.core.checkpoints import load_weights_into, save_model
 from zoo.core.model_type import ModelType, TrainingContext
 from zoo.core.registry import get_model_type
-from zoo.core.run_folder import RunConfig, RunFolder
+from zoo.core.run_folder import RESUMABLE_FLAGS, RunConfig, RunFolder
 from zoo.encodings import encoding_from_config
 from zoo.engine.callbacks import (
     Checkpointer,
@@ -38,9 +38,6 @@ from zoo.engine.warm_start import check_compatible, resolve_init_from, warm_star
 from zoo.errors import UsageError, ZooError
 
 DEFAULT_EPOCHS = 10
-# What a resume may change when the command line gives it: how long training goes on. Everything else
-# (the model, the data, the encoding) is the run's own, from its config.json.
-RESUMABLE_FLAGS = ("epochs", "max_steps", "patience", "min_delta")
 
 
 class TrainingDiverged(ZooError):

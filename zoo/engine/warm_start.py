@@ -84,9 +84,6 @@ def _short(value: Any) -> str:
 
 def warm_start(model: keras.Model, model_type: type[ModelType], source: WarmStartSource) -> None:
     """Copies the source's weights into `model` through the type's `warm_start` hook; RunError when they don't fit."""
-    if source.run_config is not None:
-        # A file of an older layout names its family's old modules: importing the family first lets it load.
-        get_model_type(source.run_config["model_type"])
     try:
         model_type.warm_start(model, source.path)
     except RunError as error:

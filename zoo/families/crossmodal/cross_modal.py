@@ -304,10 +304,10 @@ def select_device(cuda: int) -> None:
 def load_source(weights_root: Path, name: str, epoch: int | None) -> str:
     """`--load RUN [--load_epoch N]` as an `--init_from` value: the run (its best model), or the path of its
     checkpoints/epoch-N.keras. RunError naming what exists when either is missing."""
+    if epoch is None:
+        return name  # the engine resolves the run, and says which runs exist
     other = RunFolder(weights_root, name)
     other.load_config()  # says which runs exist
-    if epoch is None:
-        return name
     path = other.checkpoints / f"epoch-{epoch:04d}.keras"
     if not path.is_file():
         kept = sorted(p.name for p in other.checkpoints.glob("epoch-*.keras"))

@@ -231,6 +231,13 @@ class CompressingAutoencoderModel(LeadSheetModelType):
         return lick_grid(bars)
 
     @classmethod
+    def decoder_generator(cls, model, config: dict[str, Any]) -> LeadSheetGenerator:
+        """The decoder's compiled sampling loop over the features, built (and traced) once per loaded model."""
+        return per_model(model, "decoder_generator", lambda: LeadSheetGenerator(
+            model, cls.experts(config), ls.LOW, prefix="dec_", feature_size=model.manager.feature_size,
+            hide_output=bool(config.get("hide_output"))))
+
+    @classmethod
     def _sample(cls, model, config, grid: dict[str, np.ndarray], seed: int):
         """Encodes the grid's melodies, then samples the decoder over the same chords from those features.
 
@@ -247,9 +254,7 @@ class CompressingAutoencoderModel(LeadSheetModelType):
         inputs, _ = cls.encode_batch(cls.input_encoding(config), windows, np.zeros(len(windows), np.int64), experts)
         inputs = {k: tf.constant(v) for k, v in cls.model_inputs(inputs, experts).items()}
         managed = model.encode(inputs, training=False, seed=tf.constant([seed, 1], tf.int32))
-        generator = per_model(model, "decoder_generator", lambda: LeadSheetGenerator(
-            model, experts, ls.LOW, prefix="dec_", feature_size=model.manager.feature_size,
-            hide_output=bool(config.get("hide_output"))))
+        generator = cls.decoder_generator(model, config)
         start = np.full(len(windows), ls.DEFAULT_START_POSITION, np.int32)
         chosen, probs, expert_probs = generator.generate(
             tf.constant(grid["root"], tf.int32), tf.constant(grid["chord"], tf.float32), tf.constant(start),
@@ -278,8 +283,7 @@ class CompressingAutoencoderModel(LeadSheetModelType):
             managed = model.encode(inputs, training=False)
             return managed["features"], managed["strengths"], managed["vectors"]
 
-        generator = LeadSheetGenerator(model, experts, prefix="dec_", feature_size=model.manager.feature_size,
-                                       hide_output=bool(config.get("hide_output")))
+        generator = cls.decoder_generator(model, config)
         decode = tf.function(lambda *a: generator.generate(*a), input_signature=generator.generate.input_signature)
         return {"serve": serve, "encode": tf.function(encode, input_signature=[spec]), "decode": decode}
 

@@ -47,11 +47,16 @@ def stack_grids(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return grid
 
 
+def generator_of(model: keras.Model, experts: tuple[str, ...]) -> LeadSheetGenerator:
+    """The model's compiled sampling loop, built (and traced) once per loaded model: samples, generate, export."""
+    return per_model(model, "generator", lambda: LeadSheetGenerator(model, experts, ls.LOW))
+
+
 def sample_over(model: keras.Model, experts: tuple[str, ...], roots: np.ndarray, chords: np.ndarray,
                 seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(chosen [B, T], probs [B, T, V], expert probs [E, B, T, V]) sampled over roots [B, T] and chords
     [B, T, 12], the interval expert starting at DEFAULT_START_POSITION."""
-    generator = per_model(model, "generator", lambda: LeadSheetGenerator(model, experts, ls.LOW))
+    generator = generator_of(model, experts)
     start = np.full(len(roots), ls.DEFAULT_START_POSITION, np.int32)
     chosen, probs, expert_probs = generator.generate(
         tf.constant(roots, tf.int32), tf.constant(chords, tf.float32), tf.constant(start, tf.int32),

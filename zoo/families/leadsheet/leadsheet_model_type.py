@@ -38,13 +38,14 @@ from zoo.families.leadsheet.leadsheet_data import (
 from zoo.families.leadsheet.leadsheet_generation import (
     DEFAULT_CHART,
     chart_grid,
+    generator_of,
     grid_score,
     sample_over,
     source_chunks,
     split_chunks,
     write_generated,
 )
-from zoo.families.leadsheet.leadsheet_network import FEATURE_WIDTH, PER_NOTE_WINDOW, LeadSheetGenerator, build_experts
+from zoo.families.leadsheet.leadsheet_network import FEATURE_WIDTH, PER_NOTE_WINDOW, build_experts
 from zoo.music.score import Score
 
 ENCODING_EXPERT = {"abs": "abs", "cot": "cot", "rel": "interval"}  # one-expert encodings -> their expert
@@ -307,7 +308,7 @@ class LeadSheetModelType(ModelType):
         spec.update({f"{k}_pos": tf.TensorSpec([None, None], tf.int32, name=f"{k}_pos")
                      for k in experts if k in ("interval", "chord")})
         serve = tf.function(lambda inputs: model(inputs, training=False), input_signature=[spec])
-        generator = LeadSheetGenerator(model, experts)
+        generator = generator_of(model, experts)
         # A closure, so the endpoint holds the generator (a bound tf.function keeps only a weak reference).
         generate = tf.function(lambda *args: generator.generate(*args),
                                input_signature=generator.generate.input_signature)
