@@ -115,7 +115,7 @@ def test_model_type_contract(name, workdir, monkeypatch):
     assert tuned.load_config()["args"]["init_from"] == "source:final"
     assert logged_epochs(tuned) == [0, 1], f"{name}: --patience did not stop it"
     fresh = model_type.build(config["args"], encoding)
-    warm_start(fresh, model_type, resolve_init_from("source:final", weights))
+    warm_start(fresh, model_type, resolve_init_from("source:final", weights, model_type))
     for mine, theirs in zip(fresh.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
     # --max_steps counts the steps before it was given (2 epochs x 2): one more step, in one more epoch.

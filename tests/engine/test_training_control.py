@@ -92,7 +92,8 @@ def test_init_from_a_run_of_another_shape_names_the_weight(tmp_path, event_data,
 
 def test_init_from_a_run_of_another_type_is_refused(tmp_path, event_data, capfd):
     train(tmp_path, event_data, "source", **{"-e": "1"})
-    argv = ["-m", "transformer", "-n", "other", "-p", str(event_data / "train.pkl"), "-w", str(tmp_path / "weights"),
+    # Said before any data is looked at: -p names nothing here.
+    argv = ["-m", "transformer", "-n", "other", "-p", str(tmp_path / "nowhere.pkl"), "-w", str(tmp_path / "weights"),
             "-t", str(tmp_path / "logs"), "-e", "1", "--init_from", "source", "--verbose", "0"]
     capfd.readouterr()
     assert run_cli(training_main, argv) == 2

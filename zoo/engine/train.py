@@ -145,7 +145,7 @@ def train(args: dict[str, Any]) -> RunFolder:
     if args.get("epochs") is None:
         args["epochs"] = DEFAULT_EPOCHS
     # A resume from the run's own backup needs no source (which may be gone by now).
-    init_source = (resolve_init_from(args["init_from"], args["weights_path"])
+    init_source = (resolve_init_from(args["init_from"], args["weights_path"], model_type)
                    if args.get("init_from") and backup_state is None else None)
 
     configure_threads(args.get("intra_op_threads"), args.get("inter_op_threads"))
@@ -153,7 +153,7 @@ def train(args: dict[str, Any]) -> RunFolder:
     keras.mixed_precision.set_global_policy(args["precision"])
     data = model_type.resolve_data(args)
     if init_source is not None:
-        check_compatible(init_source, model_type, data.encoding_config)
+        check_compatible(init_source, data.encoding_config)
     encoding = encoding_from_config(data.encoding_config)
     args = {**args, "data_mode": encoding.name}
     train_ds, valid_ds, data_description = model_type.datasets(data, encoding, args)

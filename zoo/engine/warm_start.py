@@ -16,7 +16,6 @@ import keras
 
 from zoo.core.checkpoints import check_weights_file
 from zoo.core.model_type import ModelType
-from zoo.core.registry import get_model_type
 from zoo.core.run_folder import RunFolder
 from zoo.errors import RunError, UsageError
 
@@ -33,10 +32,11 @@ class WarmStartSource:
     run_config: dict[str, Any] | None = None
 
 
-def resolve_init_from(spec: str, weights_root: str | Path) -> WarmStartSource:
+def resolve_init_from(spec: str, weights_root: str | Path, model_type: type[ModelType]) -> WarmStartSource:
     """`RUN`, `RUN:best|last|final` (a run under `weights_root`, a preset included) or a model file path.
 
-    RunError when the run or file is missing, UsageError for a checkpoint name that does not exist.
+    RunError when the run or file is missing, UsageError for a checkpoint name that does not exist or a run of
+    another model type than `model_type`: all said before any data is prepared.
     """
     if spec.endswith(MODEL_FILE_SUFFIXES) or Path(spec).is_file():
         path = Path(spec)
@@ -51,7 +51,9 @@ def resolve_init_from(spec: str, weights_root: str | Path) -> WarmStartSource:
     run = RunFolder(Path(weights_root), name)
     try:
         config = run.load_config()
-        get_model_type(config["model_type"])  # a file of an older layout names its family's old modules
+        if config["model_type"] != model_type.name:
+            raise UsageError(f"--init_from {spec}: that run is a '{config['model_type']}' model, this run trains "
+                             f"'{model_type.name}' (fine-tune a run of the same model type)")
         path = run.model_file(which or "best")
         check_weights_file(path)  # refused before any data is prepared, like a file named directly
     except RunError as error:
@@ -59,14 +61,10 @@ def resolve_init_from(spec: str, weights_root: str | Path) -> WarmStartSource:
     return WarmStartSource(spec, path, config)
 
 
-def check_compatible(source: WarmStartSource, model_type: type[ModelType], encoding_config: dict[str, Any]) -> None:
-    """UsageError naming what differs when `source` is a run of another model type or encoding."""
+def check_compatible(source: WarmStartSource, encoding_config: dict[str, Any]) -> None:
+    """UsageError naming the settings that differ when `source` is a run whose data was encoded otherwise."""
     if source.run_config is None:
-        return  # a bare file says nothing of either: its weight shapes are checked on loading
-    theirs = source.run_config.get("model_type")
-    if theirs != model_type.name:
-        raise UsageError(f"--init_from {source.spec}: that run is a '{theirs}' model, this run trains "
-                         f"'{model_type.name}' (fine-tune a run of the same model type)")
+        return  # a bare file says nothing of it: its weight shapes are checked on loading
     their_encoding = source.run_config.get("encoding") or {}
     if their_encoding != encoding_config:
         keys = sorted(set(their_encoding) | set(encoding_config))
