@@ -51,13 +51,13 @@ def resolve_init_from(spec: str, weights_root: str | Path, model_type: type[Mode
     run = RunFolder(Path(weights_root), name)
     try:
         config = run.load_config()
-        if config["model_type"] != model_type.name:
-            raise UsageError(f"--init_from {spec}: that run is a '{config['model_type']}' model, this run trains "
-                             f"'{model_type.name}' (fine-tune a run of the same model type)")
         path = run.model_file(which or "best")
-        check_weights_file(path)  # refused before any data is prepared, like a file named directly
+        check_weights_file(path)  # a hostile file is named as such first, like a file named directly
     except RunError as error:
         raise RunError(f"--init_from: {error}") from None
+    if config["model_type"] != model_type.name:
+        raise UsageError(f"--init_from {spec}: that run is a '{config['model_type']}' model, this run trains "
+                         f"'{model_type.name}' (fine-tune a run of the same model type)")
     return WarmStartSource(spec, path, config)
 
 
