@@ -29,7 +29,9 @@ def skew(relative_logits: tf.Tensor) -> tf.Tensor:
     rank = len(relative_logits.shape)
     padded = tf.pad(relative_logits, [[0, 0]] * (rank - 1) + [[1, 0]])        # [..., L, L + 1]
     reshaped = tf.reshape(padded, tf.concat([shape[:-2], [length + 1, length]], 0))  # [..., L + 1, L]
-    return reshaped[..., 1:, :]
+    # tf.slice, not reshaped[..., 1:, :]: a strided slice's gradient is a slow full-size scatter on CPU,
+    # a slice's is a pad.
+    return tf.slice(reshaped, [0] * (rank - 2) + [1, 0], [-1] * rank)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -76,23 +78,30 @@ class RelativeSelfAttention(keras.layers.Layer):
         more (masked anyway) get zeros."""
         table = self.relative_embeddings if table is None else table
         padding = tf.maximum(length - self.max_seq_len, 0)
-        return tf.pad(table, [[0, 0], [padding, 0], [0, 0]])[:, -length:]
+        padded = tf.pad(table, [[0, 0], [padding, 0], [0, 0]])
+        return tf.slice(padded, [0, tf.shape(padded)[1] - length, 0], [-1, length, -1])
 
     def call(self, inputs, training=None):
         qkv_kernel, qkv_bias, output_kernel, output_bias, table = self._weights()
-        qkv = tf.einsum("bld,dkhe->kbhle", inputs, qkv_kernel) + qkv_bias[:, None, :, None, :]
-        query, key, value = qkv[0], qkv[1], qkv[2]                               # [B, H, L, depth]
-        length = tf.shape(inputs)[1]
-        relative = tf.einsum("bhid,hjd->bhij", query, self.relative_table(length, table))
-        logits = tf.einsum("bhid,bhjd->bhij", query, key) + skew(relative)
+        batch, length, width = tf.shape(inputs)[0], tf.shape(inputs)[1], inputs.shape[-1]
+        heads, depth = self.num_heads, self.key_dim
+        # Plain matrix products on [B*L, D] rows, and tf.unstack rather than qkv[0], ...: on CPU an einsum
+        # with a permuted output transposes in both passes, and a strided slice's gradient is a
+        # full-size scatter per slice.
+        qkv = tf.matmul(tf.reshape(inputs, [-1, width]), tf.reshape(qkv_kernel, [width, 3 * heads * depth]))
+        qkv = tf.reshape(qkv + tf.reshape(qkv_bias, [-1]), [batch, length, 3, heads, depth])
+        query, key, value = tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]))       # [B, H, L, depth]
+        relative = tf.matmul(query, self.relative_table(length, table)[None], transpose_b=True)
+        logits = tf.matmul(query, key, transpose_b=True) + skew(relative)
         logits = tf.cast(logits, tf.float32) * (self.key_dim ** -0.5)
         # Causal band: j <= i and i - j < M.
         back = tf.range(length)[:, None] - tf.range(length)[None, :]
         visible = (back >= 0) & (back < self.max_seq_len)
         logits = tf.where(visible, logits, _MASKED)
         weights = self.dropout_layer(tf.cast(tf.nn.softmax(logits), self.compute_dtype), training=training)
-        attended = tf.einsum("bhij,bhjd->bhid", weights, value)
-        return tf.einsum("bhid,hde->bie", attended, output_kernel) + output_bias
+        attended = tf.transpose(tf.matmul(weights, value), [0, 2, 1, 3])             # [B, L, H, depth]
+        output = tf.matmul(tf.reshape(attended, [-1, heads * depth]), tf.reshape(output_kernel, [heads * depth, -1]))
+        return tf.reshape(output + output_bias, [batch, length, width])
 
     def step(self, inputs: tf.Tensor, key_cache: tf.Tensor, value_cache: tf.Tensor, position: tf.Tensor):
         """One position of generation with a key/value cache.
