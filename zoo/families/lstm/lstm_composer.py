@@ -17,6 +17,7 @@ from zoo.core.flags import fraction, non_negative_int, positive_int
 from zoo.core.registry import register_model_type
 from zoo.core.sampling import TokenGenerator
 from zoo.core.token_model_type import TokenModelType
+from zoo.layers.sequence_lstm import SequenceLSTM
 
 
 @register_model_type
@@ -48,7 +49,7 @@ class LSTMComposer(TokenModelType):
         else:
             x = ScalarTokenInput(vocab_size, name="scalar_input")(tokens)
         for i in range(config["lstm_num_layers"]):
-            x = keras.layers.LSTM(config["lstm_size"], return_sequences=True, name=f"lstm_{i}")(x)
+            x = SequenceLSTM(config["lstm_size"], return_sequences=True, name=f"lstm_{i}")(x)
             if dropout:
                 x = keras.layers.Dropout(dropout, name=f"lstm_dropout_{i}")(x)
         for i in range(config["lstm_num_hidden_dense"]):
