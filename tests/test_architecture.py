@@ -62,6 +62,22 @@ def test_finding_an_encoding_imports_its_module_and_no_tensorflow(encoding, fami
     assert not report["tensorflow"]
 
 
+def test_help_and_flag_parsing_run_without_tensorflow(trained_run):
+    """--help and the parsing of every type's flags read only the TensorFlow-free flags modules."""
+    weights, name = trained_run
+    report = _run_and_report(f"""
+        import contextlib, io
+        from zoo.cli import parse_generate_args, parse_training_args
+        for argv in (["--help"], ["-m", "compae", "--help"]):
+            with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):
+                parse_training_args(argv)
+            assert "--manager" in out.getvalue()
+        assert parse_training_args(["-m", "rnn_rbm", "-n", "x", "--gibbs_k", "3"])["batch_size"] == 10
+        assert parse_generate_args(["-n", {name!r}, "-w", {str(weights)!r}, "--length", "16"])["length"] == 16
+    """)
+    assert not report["tensorflow"]
+
+
 def test_prepare_runs_without_tensorflow(tmp_path, chorale_files):
     report = _run_and_report(f"""
         from zoo.cli import run_cli, zoo_main
@@ -94,6 +110,7 @@ def test_every_registered_name_is_registered_by_the_module_the_table_names():
     for name in registry.model_type_names():
         model_type = registry.get_model_type(name)
         assert model_type.name == name and model_type.__module__ == registry.MODEL_TYPE_MODULES[name]
+        assert issubclass(model_type, registry.get_model_flags(name)) and registry.get_model_flags(name).name == name
     for name in base.encoding_names():
         assert base.get_encoding_class(name).__module__ == base.ENCODING_MODULES[name]
 

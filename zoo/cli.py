@@ -2,7 +2,9 @@
 
 Thin on purpose: parse flags, check them against the registry, call the library. Library errors
 (`ZooError`) become one line on stderr and exit code 2; nothing prints a traceback for bad input.
-Heavy modules (TensorFlow, music21) are imported only once the flags are known to be good.
+Heavy modules (TensorFlow, music21) are imported only once the flags are known to be good: the flags of
+every model type come from its TensorFlow-free `ModelFlags` (`get_model_flags`), so --help and a bad flag
+answer at once.
 """
 from __future__ import annotations
 
@@ -124,9 +126,10 @@ def _training_parser() -> _Parser:
 
 def _add_thread_flags(parser) -> None:
     parser.add_argument("--intra_op_threads", type=non_negative_int, default=None,
-                        help="threads inside one CPU op (default: TensorFlow's; 1 is fastest on 2 cores)")
+                        help="threads inside one CPU op (default: TensorFlow's, one per usable core; generate.py: "
+                             "1 when sampling up to 8 pieces at once; 0: TensorFlow's)")
     parser.add_argument("--inter_op_threads", type=non_negative_int, default=None,
-                        help="CPU ops run at once (default: TensorFlow's)")
+                        help="CPU ops run at once (default and 0: TensorFlow's, one per usable core)")
 
 
 def _model_flags(model_type) -> _Parser:
@@ -136,9 +139,8 @@ def _model_flags(model_type) -> _Parser:
 
 
 def parse_training_args(argv: Sequence[str] | None = None) -> dict:
-    """Parses training.py flags; a flag of another model type is a UsageError naming its owner."""
-    import_tensorflow_quietly()
-    from zoo.core.registry import get_model_type, model_type_names
+    """Parses training.py flags; a flag of another model type is a UsageError naming its owner. Imports no TensorFlow."""
+    from zoo.core.registry import get_model_flags, model_type_names
 
     argv = list(sys.argv[1:] if argv is None else argv)
     general = _training_parser()
@@ -146,7 +148,7 @@ def parse_training_args(argv: Sequence[str] | None = None) -> dict:
         _print_help(general, _model_flags, argv)
         sys.exit(0)
     args, rest = general.parse_known_args(argv)
-    model_type = get_model_type(args.model_type)
+    model_type = get_model_flags(args.model_type)
     if model_type.flag_defaults:  # e.g. lstmprovisor's batch of 10: re-parse with the type's defaults
         general.set_defaults(**model_type.flag_defaults)
         args, rest = general.parse_known_args(argv)
@@ -154,7 +156,7 @@ def parse_training_args(argv: Sequence[str] | None = None) -> dict:
     if rest:
         flag = rest[0].split("=")[0]
         for other in model_type_names():
-            other_type = get_model_type(other)
+            other_type = get_model_flags(other)
             if other_type is not model_type and flag in _model_flags(other_type)._option_string_actions:
                 raise UsageError(f"{flag} is a flag of model type '{other}', not of '{model_type.name}'")
         raise UsageError(f"unrecognized argument {rest[0]} (see training.py -m {model_type.name} --help)")
@@ -184,18 +186,19 @@ def _given_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
 
 def _print_help(general: _Parser, model_flags, argv: list[str]) -> None:
     """Help lists the general flags plus those of -m's model type (of every type when -m is absent)."""
-    from zoo.core.registry import get_model_type, model_type_names
+    from zoo.core.registry import get_model_flags, model_type_names
 
     names = model_type_names()
     for flag in ("-m", "--model_type"):
         if flag in argv[:-1]:
-            names = [get_model_type(argv[argv.index(flag) + 1]).name]
-    parents = [general] + [model_flags(get_model_type(name)) for name in names]
+            names = [get_model_flags(argv[argv.index(flag) + 1]).name]
+    parents = [general] + [model_flags(get_model_flags(name)) for name in names]
     _Parser(prog=general.prog, parents=parents, add_help=False, conflict_handler="resolve").print_help()
 
 
 def training_main(argv: Sequence[str] | None = None) -> None:
     args = parse_training_args(argv)
+    import_tensorflow_quietly()
     from zoo.engine.train import train
 
     run = train(args)
@@ -224,9 +227,8 @@ def _generate_flags(model_type) -> _Parser:
 
 
 def parse_generate_args(argv: Sequence[str] | None = None) -> dict:
-    """Parses generate.py flags: the general ones, then those of the run's model type."""
-    import_tensorflow_quietly()
-    from zoo.core.registry import get_model_type
+    """Parses generate.py flags: the general ones, then those of the run's model type. Imports no TensorFlow."""
+    from zoo.core.registry import get_model_flags
     from zoo.core.run_folder import RunFolder
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -236,7 +238,7 @@ def parse_generate_args(argv: Sequence[str] | None = None) -> dict:
         sys.exit(0)
     args, rest = general.parse_known_args(argv)
     # The run says what it is; -m only double-checks it (load_run reports a mismatch).
-    model_type = get_model_type(RunFolder(Path(args.weights_path), args.name).load_config()["model_type"])
+    model_type = get_model_flags(RunFolder(Path(args.weights_path), args.name).load_config()["model_type"])
     own, rest = _generate_flags(model_type).parse_known_args(rest)
     if rest:
         raise UsageError(f"unrecognized argument {rest[0]} for a '{model_type.name}' run (see generate.py -m {model_type.name} --help)")
@@ -246,10 +248,11 @@ def parse_generate_args(argv: Sequence[str] | None = None) -> dict:
 
 def generate_main(argv: Sequence[str] | None = None) -> None:
     args = parse_generate_args(argv)
+    import_tensorflow_quietly()
     from zoo.engine.generate import generate
-    from zoo.engine.threads import configure_threads
+    from zoo.engine.threads import configure_threads, sampling_threads
 
-    configure_threads(args["intra_op_threads"], args["inter_op_threads"])
+    configure_threads(*sampling_threads(args["intra_op_threads"], args["inter_op_threads"], args["num_outputs"]))
 
     generate(args)
 

@@ -10,8 +10,10 @@ loaded: the zoo only reads `.keras` zips (and `.weights.h5` files, which hold ar
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import pkgutil
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -186,6 +188,8 @@ def check_keras_file(path: str | os.PathLike) -> None:
         config = {key: value for key, value in config.items() if key != "compile_config"}
     for family in sorted(_families_named(config)):
         import_family(family)
+    for module in sorted(_shared_layer_modules_named(config)):
+        importlib.import_module(module)
     for node in _dicts(config):
         problem = _unsafe_reference(node)
         if problem:
@@ -213,6 +217,15 @@ def _families_named(config: Any) -> set[str]:
         if len(parts) >= 4 and parts[:2] == ["zoo", "families"]:
             families.add(parts[2])
     return families
+
+
+def _shared_layer_modules_named(config: Any) -> set[str]:
+    """The modules of zoo/layers/ the config names (a model of Keras layers may still use a zoo layer,
+    e.g. `LSTM`, that no family import registers); only modules that exist there."""
+    import zoo.layers
+
+    existing = {f"zoo.layers.{info.name}" for info in pkgutil.iter_modules(zoo.layers.__path__)}
+    return {node["module"] for node in _dicts(config) if node.get("module") in existing}
 
 
 def _trusted(module: Any) -> bool:

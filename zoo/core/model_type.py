@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import keras
 
 from zoo.core.checkpoints import load_weights_into
+from zoo.core.model_flags import ModelFlags
 from zoo.data.dataset import resolve_training_data
 from zoo.errors import UsageError
 
@@ -44,8 +45,11 @@ class TrainingContext:
     encoding: "Encoding"
 
 
-class ModelType(abc.ABC):
+class ModelType(ModelFlags):
     """What every model type provides to the shared trainer, generator, evaluator and exporter.
+
+    Its name and its training.py and generate.py flags come from its `ModelFlags` (zoo/core/model_flags.py),
+    declared apart from the model so the command line parses them without importing TensorFlow.
 
     `config` below is the run's flags (`config.json`'s "args"): the general flags of training.py plus the
     type's own. The training hooks get them as a plain dict while the run is being set up; generate,
@@ -53,12 +57,9 @@ class ModelType(abc.ABC):
     data paths and encoding config (`config.data["test"]`), so no hook reads config.json itself.
     """
 
-    name: ClassVar[str]
     default_encoding: ClassVar[str]
     encodings: ClassVar[tuple[str, ...]]
     loss_functions: ClassVar[tuple[str, ...]] = ("sparse_categorical_crossentropy",)
-    # Defaults of general training.py flags that differ for this type, e.g. {"batch_size": 10}.
-    flag_defaults: ClassVar[dict[str, Any]] = {}
     # Export formats besides "savedmodel" (see `write_export`).
     export_formats: ClassVar[tuple[str, ...]] = ()
     # The seeds' own spellings of general flags: {own flag's dest: general dest}, e.g. MultINN's
@@ -68,18 +69,9 @@ class ModelType(abc.ABC):
 
     # ------------------------------------------------------------ command line
     @classmethod
-    @abc.abstractmethod
-    def add_arguments(cls, parser: argparse._ArgumentGroup) -> None:
-        """Adds this type's own training flags (and only those) to `parser`."""
-
-    @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
         """Validates (and may complete) the parsed training flags; raises UsageError. Runs before any work."""
         return args
-
-    @classmethod
-    def add_generate_arguments(cls, parser: argparse._ArgumentGroup) -> None:
-        """Adds this type's own generate.py flags (e.g. `--mode`)."""
 
     # ------------------------------------------------------------ training
     @classmethod

@@ -1,9 +1,11 @@
 """Model types by name: which module defines each, and the one class it registers there.
 
-The table below is the only place that names the families. `get_model_type` imports the one
+The tables below are the only place that names the families. `get_model_type` imports the one
 module asked for, so `generate.py -n RUN` loads that run's family alone and a family folder can be
 deleted with its lines here. Importing a family module registers its types through
-`register_model_type`, which also checks that the table and the module agree.
+`register_model_type`, which also checks that the tables and the module agree. A type's flags
+(`ModelFlags`) live in a module of their own without TensorFlow, so `get_model_flags` serves the
+command line's parsing and --help without loading any model.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING
 from zoo.errors import UsageError
 
 if TYPE_CHECKING:
+    from zoo.core.model_flags import ModelFlags
     from zoo.core.model_type import ModelType
 
 _FAMILIES = "zoo.families"
@@ -30,6 +33,20 @@ MODEL_TYPE_MODULES: dict[str, str] = {
     "rnn_rbm": f"{_FAMILIES}.rnn_piano.rnn_piano",
     "multinn": f"{_FAMILIES}.multinn.multinn",
 }
+# model-type name -> its flags class (module.Class), which the model type inherits; imports no TensorFlow
+MODEL_TYPE_FLAGS: dict[str, str] = {
+    "lstm": f"{_FAMILIES}.lstm.lstm_flags.LSTMFlags",
+    "transformer": f"{_FAMILIES}.transformer.transformer_flags.TransformerFlags",
+    "gan": f"{_FAMILIES}.gan.gan_flags.GANFlags",
+    "simple": f"{_FAMILIES}.leadsheet.leadsheet_flags.SimpleFlags",
+    "poex": f"{_FAMILIES}.leadsheet.leadsheet_flags.ProductOfExpertsFlags",
+    "compae": f"{_FAMILIES}.leadsheet.leadsheet_flags.CompaeFlags",
+    "musicvae": f"{_FAMILIES}.musicvae.musicvae_flags.MusicVAEFlags",
+    "crossmodal": f"{_FAMILIES}.crossmodal.crossmodal_flags.CrossModalFlags",
+    "rnn_nade": f"{_FAMILIES}.rnn_piano.rnn_piano_flags.RnnNadeFlags",
+    "rnn_rbm": f"{_FAMILIES}.rnn_piano.rnn_piano_flags.RnnRbmFlags",
+    "multinn": f"{_FAMILIES}.multinn.multinn_flags.MultINNFlags",
+}
 
 _MODEL_TYPES: dict[str, type["ModelType"]] = {}
 
@@ -41,6 +58,9 @@ def register_model_type(cls: type["ModelType"]) -> type["ModelType"]:
     if expected != cls.__module__:
         raise RuntimeError(f"model type '{key}' is defined in {cls.__module__}, but the registry table names "
                            f"{expected or 'no module'} for it (zoo/core/registry.py)")
+    if MODEL_TYPE_FLAGS[key] not in {f"{base.__module__}.{base.__qualname__}" for base in cls.__mro__}:
+        raise RuntimeError(f"model type '{key}' does not inherit {MODEL_TYPE_FLAGS[key]}, the flags class the "
+                           "registry table names for it (zoo/core/registry.py)")
     if key in _MODEL_TYPES:
         raise RuntimeError(f"model type '{key}' is registered twice")
     _MODEL_TYPES[key] = cls
@@ -59,11 +79,23 @@ def model_type_names() -> list[str]:
     return sorted(MODEL_TYPE_MODULES)
 
 
-def get_model_type(name: str) -> type["ModelType"]:
-    """Case-insensitive lookup that imports the type's family module alone: 'LSTM' and 'lstm' are the same."""
+def _known(name: str) -> str:
     key = str(name).lower()
     if key not in MODEL_TYPE_MODULES:
         raise UsageError(f"unknown model type '{name}' (known: {', '.join(model_type_names())})")
+    return key
+
+
+def get_model_type(name: str) -> type["ModelType"]:
+    """Case-insensitive lookup that imports the type's family module alone: 'LSTM' and 'lstm' are the same."""
+    key = _known(name)
     if key not in _MODEL_TYPES:
         importlib.import_module(MODEL_TYPE_MODULES[key])
     return _MODEL_TYPES[key]
+
+
+def get_model_flags(name: str) -> type["ModelFlags"]:
+    """Case-insensitive lookup of a type's name and flags (`ModelFlags`, which the model type inherits), importing
+    no TensorFlow: what the command line parses and --help lists."""
+    module, _, class_name = MODEL_TYPE_FLAGS[_known(name)].rpartition(".")
+    return getattr(importlib.import_module(module), class_name)

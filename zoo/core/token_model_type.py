@@ -3,7 +3,8 @@
 A `TokenModelType` trains on windows of the joined token stream (every next token is a target),
 samples with its `token_generator` inside the one compiled loop of `zoo.core.sampling`, is evaluated
 by its negative log-likelihood per token, and exports `serve` (logits) and `generate` endpoints.
-A family writes `add_arguments`, `build` and `token_generator` only.
+A family writes its flags (a `TokenFlags` subclass, in a module without TensorFlow), `build` and
+`token_generator` only.
 """
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.core.flags import positive_int
 from zoo.core.model_cache import per_model
+from zoo.core.model_flags import TokenFlags
 from zoo.core.model_type import ModelType
 from zoo.core.optimizers import make_optimizer
 from zoo.core.sampling import TokenGenerator, sample_tokens
@@ -28,7 +29,7 @@ from zoo.music.io import load_score, write_pieces
 from zoo.music.score import Score
 
 
-class TokenModelType(ModelType):
+class TokenModelType(TokenFlags, ModelType):
     """A model of int32 token windows [B, T] -> float32 next-token logits [B, T, V]."""
 
     @classmethod
@@ -66,15 +67,6 @@ class TokenModelType(ModelType):
         generator = cls.sampler(model, config)
         tokens = sample_tokens(generator, num_outputs, length or config.get("sample_length", 256), seed=seed)
         return [encoding.decode(piece) for piece in tokens]
-
-    @classmethod
-    def add_generate_arguments(cls, parser) -> None:
-        parser.add_argument("--length", type=positive_int, default=512, help="events per piece")
-        parser.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (0: greedy)")
-        parser.add_argument("--top_k", type=int, default=0, help="sample among the k most likely (0: off)")
-        parser.add_argument("--top_p", type=float, default=1.0, help="nucleus sampling mass (1: off)")
-        parser.add_argument("--primer", default=None, help="MIDI/MusicXML/ABC file to continue")
-        parser.add_argument("--primer_max_tokens", type=int, default=None, help="use only the primer's last N events")
 
     @classmethod
     def generate(cls, args, run, config, encoding, model) -> list[Path]:

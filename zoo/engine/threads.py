@@ -1,17 +1,34 @@
-"""TensorFlow's CPU thread pools, set from the `--intra_op_threads`/`--inter_op_threads` flags that
-training, generation and the benchmarks share."""
+"""TensorFlow's CPU thread pools: the defaults the zoo picks for a workload, and the
+`--intra_op_threads`/`--inter_op_threads` flags that override them."""
 from __future__ import annotations
 
 import sys
 
 import tensorflow as tf
 
+# Up to this many sequences sampled at once, a generation step's ops are too small to split across
+# threads: one thread per op is faster (bench/transformer_generation.py).
+SMALL_SAMPLING_BATCH = 8
+
+
+def sampling_threads(intra_op: int | None, inter_op: int | None, batch_size: int) -> tuple[int | None, int | None]:
+    """The (intra_op, inter_op) pools for sampling `batch_size` sequences step by step, from the flags
+    (None: not given, 0: TensorFlow's own); None in the result means TensorFlow's default.
+
+    TensorFlow's default splits every op across all usable cores. A sampling step at a small batch is
+    a hundred ops of a few microseconds each, where splitting costs more than it gains: one thread per
+    op, with independent ops still running side by side, is faster.
+    """
+    defaults = (1, None) if batch_size <= SMALL_SAMPLING_BATCH else (None, None)
+    return tuple(default if flag is None else flag or None for flag, default in zip((intra_op, inter_op), defaults))
+
 
 def configure_threads(intra_op: int | None, inter_op: int | None) -> None:
-    """Sets TensorFlow's CPU thread pools; must run before TensorFlow executes its first op.
+    """Sets TensorFlow's CPU thread pools (None: TensorFlow's default, one thread per usable core);
+    must run before TensorFlow executes its first op.
 
-    On a 2-core CPU, one thread per op and two ops at a time trains the LSTM about 1.4x faster
-    than TensorFlow's default (bench/lstm_throughput.py).
+    Training keeps TensorFlow's defaults: with the zoo's LSTM and attention kernels they are the
+    fastest tried on 1 and 2 cores (bench/lstm_throughput.py, bench/transformer_training.py).
     """
     try:
         if intra_op:

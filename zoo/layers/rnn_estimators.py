@@ -15,9 +15,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from zoo.layers.lstm import LSTM
 from zoo.layers.nade import Nade, fold_seed, seed_tensor, uniform_at
 from zoo.layers.rbm import Rbm
-from zoo.layers.sequence_lstm import SequenceLSTM
 
 RNN_TYPES = ("lstm", "simple")
 
@@ -37,7 +37,7 @@ class RnnConditioner(keras.layers.Layer):
         self.rnns = []
         for i, units in enumerate(self.rnn_units):
             if rnn_type == "lstm":
-                layer = SequenceLSTM(units, return_sequences=True, unit_forget_bias=False, name=f"lstm_{i}")
+                layer = LSTM(units, return_sequences=True, unit_forget_bias=False, name=f"lstm_{i}")
             else:
                 layer = keras.layers.SimpleRNN(units, return_sequences=True, name=f"rnn_{i}")
             self.rnns.append(layer)

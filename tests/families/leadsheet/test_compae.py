@@ -14,7 +14,7 @@ from zoo.cli import generate_main, run_cli, training_main, zoo_main
 from zoo.core.checkpoints import load_model, save_model
 from zoo.core.registry import get_model_type
 from zoo.families.leadsheet import leadsheet_encoding as ls
-from zoo.families.leadsheet.compae_manager import MANAGERS, QUEUELESS
+from zoo.families.leadsheet.leadsheet_flags import MANAGERS, QUEUELESS
 from zoo.families.leadsheet.leadsheet_network import LeadSheetGenerator
 from zoo.music.leadsheet import read_leadsheet
 

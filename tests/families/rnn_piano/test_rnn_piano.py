@@ -9,9 +9,15 @@ import numpy as np
 import pytest
 
 from zoo.cli import generate_main, run_cli, training_main, zoo_main
+from zoo.families.rnn_piano import rnn_piano_flags
 from zoo.families.rnn_piano.polyphonic import BUNDLED_JSB
+from zoo.layers import rnn_estimators
 
 TINY = ["--num_hidden", "12", "--rnn_units", "16", "-b", "8", "-s", "32", "--sample_every", "0", "--verbose", "0"]
+
+
+def test_the_flags_offer_the_rnn_types_the_layers_build():
+    assert rnn_piano_flags.RNN_TYPES == rnn_estimators.RNN_TYPES
 
 
 @pytest.fixture(scope="module")

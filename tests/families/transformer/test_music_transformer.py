@@ -102,11 +102,15 @@ def test_attention_is_the_relative_formula_with_a_banded_causal_mask():
 
 
 @pytest.mark.parametrize("xla", [False, True], ids=["graph-step", "xla-step"])
-def test_cached_steps_equal_the_full_forward_pass_past_max_seq_len(xla):
-    model = build()
-    tokens = random_tokens(4, (2, 20))  # 20 > max_seq_len 8: the cache wraps around
+@pytest.mark.parametrize("max_seq_len", [8, 150], ids=["one-span", "spans-64-128-150"])
+def test_cached_steps_equal_the_full_forward_pass_past_max_seq_len(xla, max_seq_len):
+    config = {**CONFIG, "max_seq_len": max_seq_len}
+    model = build(config)
+    # Past max_seq_len the cache wraps around; with M = 150 the steps read spans of 64, 128 and 150 slots.
+    tokens = random_tokens(4, (2, max_seq_len + 12))
     full = model(tokens, training=False).numpy()
-    generator = TransformerGenerator(model, CONFIG, xla=xla)
+    generator = TransformerGenerator(model, config, xla=xla)
+    assert generator.blocks[0].attention.attention_spans() == ([8] if max_seq_len == 8 else [64, 128, 150])
     state = generator.initial_state(2)
     for t in range(tokens.shape[1]):
         logits, state = generator.step(tf.constant(tokens[:, t]), state)

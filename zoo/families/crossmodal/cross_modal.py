@@ -20,7 +20,6 @@ callbacks are in `callbacks`, generation (lt_play modes) in `play`, the analysis
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ import keras
 import numpy as np
 
 from zoo.core.checkpoints import load_model
-from zoo.core.flags import non_negative_int, positive_int
 from zoo.core.model_cache import per_model
 from zoo.core.model_type import ModelType
 from zoo.core.optimizers import make_optimizer
@@ -40,13 +38,14 @@ from zoo.data.dataset import TrainingData, resolve_training_data
 from zoo.errors import DataError, RunError, UsageError
 from zoo.families.crossmodal.analysis import add_analysis_arguments, analyse
 from zoo.families.crossmodal.callbacks import EpochSaver, ReconstructionPlotter
+from zoo.families.crossmodal.crossmodal_flags import CrossModalFlags
 from zoo.families.crossmodal.crossmodal_vae import CrossModalVAE
 from zoo.families.crossmodal.label_vectors import labels_from_logits
 from zoo.families.crossmodal.mixtures import fixed_mixtures, instrument_sources, mixing_arguments, mixture_dataset
 from zoo.families.crossmodal.note_labels import INSTRUMENTS, LABELS, check_instruments
 from zoo.families.crossmodal.notes_dataset import find_soundfonts
 from zoo.families.crossmodal.notes_encoding import NotesEncoding
-from zoo.families.crossmodal.play import add_play_arguments, latent_path, play
+from zoo.families.crossmodal.play import latent_path, play
 from zoo.music import cqt
 from zoo.music.score import Score
 
@@ -67,75 +66,13 @@ def default_notes_data() -> Path:
                           f"the notes data set (every instrument, rendered with {font.name})")
 
 
-def _flag(value: str) -> int:
-    """The original's 0/1 integer switches (`--adversarial 1`)."""
-    if value not in ("0", "1"):
-        raise argparse.ArgumentTypeError(f"expected 0 or 1, got '{value}'")
-    return int(value)
-
-
 @register_model_type
-class CrossModal(ModelType):
-    name = "crossmodal"
+class CrossModal(CrossModalFlags, ModelType):
     default_encoding = "notes"
     encodings = ("notes",)
     loss_functions = ("sparse_categorical_crossentropy",)  # the general default; the joint loss is fixed
 
     # ------------------------------------------------------------ command line
-    @classmethod
-    def add_arguments(cls, parser: argparse._ArgumentGroup) -> None:
-        parser.add_argument("--dbroot", default=None,
-                            help="prepared notes data folder (same as -p; default: every instrument's notes, "
-                                 "rendered once into the data cache)")
-        parser.add_argument("--frames", type=non_negative_int, nargs="*", default=[10, 25],
-                            help="frames kept of each note: START END (default 10 25), one index, or none for all")
-        parser.add_argument("--dims", type=positive_int, nargs="+", default=[32],
-                            help="latent size; several values build a hierarchy of latent layers, bottom first "
-                                 "(the cross term uses the last)")
-        per_layer = "; one value, or one per --dims value"
-        parser.add_argument("--hidden_dims_1", type=positive_int, nargs="+", default=[5000],
-                            help="signal VAE hidden width" + per_layer)
-        parser.add_argument("--hidden_num_1", type=positive_int, nargs="+", default=[2],
-                            help="signal VAE hidden layers" + per_layer)
-        parser.add_argument("--hidden_dims_2", type=positive_int, nargs="+", default=[800],
-                            help="symbol VAE hidden width" + per_layer)
-        parser.add_argument("--hidden_num_2", type=positive_int, nargs="+", default=[2],
-                            help="symbol VAE hidden layers" + per_layer)
-        parser.add_argument("--labels", nargs="+", default=list(LABELS), help="label heads and their order")
-        parser.add_argument("--instruments", nargs="+", default=["Piano", "Alto-Sax"],
-                            help="instruments mixed together (each must be in the data set)")
-        parser.add_argument("--label_type", choices=["binary", "categorical"], default="categorical",
-                            help="symbol distribution: softmax per head, or Bernoulli per unit")
-        parser.add_argument("--regularization_type", choices=["kld", "l2"], default="kld",
-                            help="cross term: KL between the posteriors, or squared distance of their means")
-        parser.add_argument("--random_mode", choices=["constant", "bernoulli"], default="constant",
-                            help="mixture weights: all 1, or each instrument present with p = 0.5")
-        parser.add_argument("--zero_extra_class", type=_flag, default=1, help="1: each head has a silent class")
-        parser.add_argument("--pitch_shift", type=non_negative_int, default=2,
-                            help="transpose each training note by up to this many semitones at random, its frames "
-                                 "and labels together, inside the instrument's range (default 2; 0: off, as the "
-                                 "original, whose split by frame needed none)")
-        parser.add_argument("--save_epochs", type=non_negative_int, default=500,
-                            help="also keep checkpoints/epoch-N.keras every N epochs")
-        parser.add_argument("--plot_epochs", type=non_negative_int, default=100,
-                            help="reconstruction plot in samples/ every N epochs")
-        parser.add_argument("--load", default=None,
-                            help="start from the VAEs of this run (same -w folder), as --init_from RUN; a "
-                                 "discriminator that only one of the runs has starts afresh")
-        parser.add_argument("--load_epoch", type=int, default=None,
-                            help="with --load: its checkpoints/epoch-N.keras (default: its best model)")
-        parser.add_argument("--beta_1", type=float, default=1.0, help="prior KL weight of the signal VAE")
-        parser.add_argument("--beta_2", type=float, default=1.0, help="prior KL weight of the symbol VAE")
-        parser.add_argument("--cross_1", type=float, default=10.0, help="weight of KL(q_signal || q_symbol)")
-        parser.add_argument("--cross_2", type=float, default=0.0, help="weight of KL(q_symbol || q_signal)")
-        parser.add_argument("--adversarial", type=_flag, default=0, help="1: train a discriminator on spectral frames")
-        parser.add_argument("--adv_dim", type=non_negative_int, default=500, help="discriminator hidden width")
-        parser.add_argument("--adv_num", type=non_negative_int, default=2, help="discriminator hidden layers")
-        parser.add_argument("--adv_lr", type=float, default=1e-5, help="discriminator learning rate")
-        parser.add_argument("--adv_weight", type=float, default=1.0,
-                            help="weight of -log D(reconstruction) in the signal VAE's loss (0: discriminator only)")
-        parser.add_argument("--cuda", type=int, default=-1, help="GPU index, -1 for the CPU")
-
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
         args = dict(args)
@@ -256,10 +193,6 @@ class CrossModal(ModelType):
             logits = decode(z.astype(np.float32)).numpy()
             scores.append(encoding.decode(labels_from_logits(logits, config), config["instruments"]))
         return scores
-
-    @classmethod
-    def add_generate_arguments(cls, parser) -> None:
-        add_play_arguments(parser)
 
     @classmethod
     def generate(cls, args, run, config, encoding, model) -> list[Path]:

@@ -1,4 +1,4 @@
-"""generate.py for cross-modal runs: its flags and the `lt_play.py` modes.
+"""generate.py for cross-modal runs: the `lt_play.py` modes (their flags are in crossmodal_flags.py).
 
     info        training flags, sizes of both VAEs, the last evaluation numbers (info.txt)
     midi        MIDI -> frame labels -> symbol encoder -> signal decoder -> Griffin-Lim -> WAV
@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
-from zoo.core.flags import positive_float, positive_int
 from zoo.errors import UsageError
 from zoo.families.crossmodal.label_vectors import labels_from_logits, symbol_inputs
 from zoo.families.crossmodal.note_labels import LABELS
@@ -40,31 +39,6 @@ from zoo.music.io import output_stems
 
 if TYPE_CHECKING:
     from zoo.families.crossmodal.notes_encoding import NotesEncoding
-
-MODES = ("info", "midi", "audio", "sequence", "morphing", "trajectory")
-
-
-def add_play_arguments(parser) -> None:
-    """generate.py flags of crossmodal runs (lt_play.py's)."""
-    parser.add_argument("--mode", choices=MODES, default="trajectory", help="what to generate (lt_play modes)")
-    parser.add_argument("--input", default=None, help="midi mode: a MIDI file; audio mode: a mono WAV file")
-    parser.add_argument("-t", "--transpose", type=int, default=0, help="midi mode: semitones to transpose")
-    parser.add_argument("-d", "--dynamics", type=int, default=None, choices=range(5),
-                        help="midi mode: force this dynamics class (0 pp .. 4 ff) instead of the velocities")
-    parser.add_argument("--sequence", nargs="+", default=None,
-                        help="sequence/morphing: label points OCTAVE:PITCH:DYNAMICS (pitch class A=0, C=3; "
-                             "dynamics 0-4), one per instrument joined by '+', '-' for a silent instrument")
-    parser.add_argument("--n_steps", type=positive_int, default=20,
-                        help="frames per label point (sequence, morphing), or points of a trajectory")
-    parser.add_argument("--interp_order", type=int, choices=[1, 3], default=1, help="morphing: 1 linear, 3 cubic")
-    parser.add_argument("--trajectory", choices=["line", "circle", "helix"], default="line", help="trajectory shape")
-    parser.add_argument("--latent_sample", type=int, choices=[0, 1], default=0,
-                        help="1: decode a posterior sample instead of the posterior mean")
-    parser.add_argument("--iterations", type=positive_int, default=30, help="Griffin-Lim iterations")
-    parser.add_argument("--silence_db", type=positive_float, default=60.0,
-                        help="audio mode: frames this many dB below the file's loudest frame are transcribed as "
-                             "silence (the model never heard silence alone)")
-
 
 def latent_path(kind: str, steps: int, dim: int, rng: np.random.Generator) -> np.ndarray:
     """A random path of `steps` points in a `dim`-d latent space, float32 [steps, dim].

@@ -14,7 +14,6 @@ poex (leadsheet_model_type.py, connectome.py); training is `Model.fit` with the 
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.core.flags import non_negative_float, positive_float, positive_int
 from zoo.core.model_cache import per_model
 from zoo.core.registry import register_model_type
 from zoo.encodings import get_encoding_class
 from zoo.errors import UsageError
 from zoo.families.leadsheet import leadsheet_encoding as ls
-from zoo.families.leadsheet.compae_manager import MANAGERS, QUEUELESS, SPARSE, VARIATIONAL
 from zoo.families.leadsheet.compae_network import CompressingAutoencoder
 from zoo.families.leadsheet.connectome import connectome_tensors, write_connectome
+from zoo.families.leadsheet.leadsheet_flags import QUEUELESS, SPARSE, VARIATIONAL, CompaeFlags
 from zoo.families.leadsheet.leadsheet_generation import DEFAULT_CHART, chart_grid, grid_score
 from zoo.families.leadsheet.leadsheet_model_type import ENCODING_EXPERT, LeadSheetModelType
 from zoo.families.leadsheet.leadsheet_network import LeadSheetGenerator
@@ -82,45 +80,10 @@ class StrengthLogger(keras.callbacks.Callback):
 
 
 @register_model_type
-class CompressingAutoencoderModel(LeadSheetModelType):
+class CompressingAutoencoderModel(CompaeFlags, LeadSheetModelType):
     """`compae`: encoder -> queue manager -> fragmented queue -> decoder, over any lead-sheet encoding."""
 
-    name = "compae"
     export_formats = ("connectome",)
-
-    @classmethod
-    def add_arguments(cls, parser: argparse._ArgumentGroup) -> None:
-        parser.add_argument("--encoding", choices=ls.LEADSHEET_ENCODINGS, default="poex",
-                            help="abs, cot, rel: one expert as in simple; poex: interval x chord experts")
-        parser.add_argument("--manager", choices=MANAGERS, default="queueless_std",
-                            help="queue manager: std/var/sample_var/nearness_std push features where the encoder "
-                                 "decides; queueless_std/queueless_var every --feature_period steps")
-        parser.add_argument("--hide_output", action="store_true", help="hide the previous outputs from the decoder")
-        parser.add_argument("--sparsity_loss_scale", type=non_negative_float, default=None,
-                            help="scale of the sparsity loss (std, var, sample_var, nearness_std; default 1)")
-        parser.add_argument("--variational_loss_scale", type=non_negative_float, default=None,
-                            help="scale of the variational loss (var, sample_var, queueless_var; default 1)")
-        parser.add_argument("--feature_size", type=positive_int, default=100, help="size of the feature vectors")
-        parser.add_argument("--feature_period", type=positive_int, default=None,
-                            help="queueless managers: a feature every N steps (24 = a half note; default: one "
-                                 "feature at the last step)")
-        parser.add_argument("--add_pre_noise", type=non_negative_float, nargs="?", const=1.0, default=None,
-                            metavar="STD",
-                            help="Gaussian noise (std, default 1) on the encoder output before the nonlinearity")
-        parser.add_argument("--add_post_noise", type=non_negative_float, nargs="?", const=1.0, default=None,
-                            metavar="STD",
-                            help="Gaussian noise (std, default 1) on the feature vectors")
-        parser.add_argument("--train_decoder_only", action="store_true", help="only update the decoder's parameters")
-        parser.add_argument("--add_loss", action="store_true", help="loss mode: R + Q")
-        parser.add_argument("--priority_loss", type=positive_float, nargs="?", const=50.0, default=None,
-                            metavar="CURVINESS",
-                            help="loss mode (the default, curviness 50): a soft maximum of R and Q")
-        parser.add_argument("--cutoff_loss", type=float, default=None, metavar="CUTOFF",
-                            help="loss mode: R + Q while R < CUTOFF x batch size, else R")
-        parser.add_argument("--trigger_loss", type=float, nargs=2, default=None, metavar=("TRIGGER", "RAMP_TIME"),
-                            help="loss mode: R until R < TRIGGER x batch size, then R + scale Q with the scale "
-                                 "rising from 0 to 1 over RAMP_TIME iterations")
-        cls.add_common_arguments(parser)
 
     @classmethod
     def experts(cls, config):

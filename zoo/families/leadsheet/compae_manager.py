@@ -26,11 +26,7 @@ import tensorflow as tf
 from keras import ops
 
 from zoo.families.leadsheet import compae_queue as q
-
-MANAGERS = ("std", "var", "sample_var", "queueless_std", "queueless_var", "nearness_std")
-QUEUELESS = ("queueless_std", "queueless_var")
-VARIATIONAL = ("var", "sample_var", "queueless_var")
-SPARSE = ("std", "var", "sample_var", "nearness_std")
+from zoo.families.leadsheet.leadsheet_flags import MANAGERS, QUEUELESS, VARIATIONAL
 
 
 def activation_width(kind: str, feature_size: int) -> int:

@@ -1,17 +1,17 @@
 """`LeadSheetModelType`: what the lead-sheet model types `simple`, `poex` and `compae` share.
 
-Their flags (`--dataset`, `--validation`, `--iterations`, `--segment_len`, `--segment_step`, `--resume`,
-`--layer_size`, `--num_layers`, `--per_note`) and their checks; training batches of `--batch_size`
-random segments, each from a uniformly drawn file of a uniformly drawn `--dataset` folder, the
-interval expert's start offset redrawn every batch; validation on non-overlapping segments of every
-piece with fixed offsets, so val_loss compares between epochs; the product-of-experts network, the
-original's Adam and the summed NLL; generation over a chord chart, a score's changes or validation
-segments (leadsheet_generation.py); the SavedModel endpoints; evaluation as NLL per 1/48-bar step.
+The checks of their flags (`--dataset`, `--validation`, `--iterations`, `--segment_len`,
+`--segment_step`, `--resume`, `--layer_size`, `--num_layers`, `--per_note`; declared in
+leadsheet_flags.py); training batches of `--batch_size` random segments, each from a uniformly
+drawn file of a uniformly drawn `--dataset` folder, the interval expert's start offset redrawn
+every batch; validation on non-overlapping segments of every piece with fixed offsets, so val_loss
+compares between epochs; the product-of-experts network, the original's Adam and the summed NLL;
+generation over a chord chart, a score's changes or validation segments (leadsheet_generation.py);
+the SavedModel endpoints; evaluation as NLL per 1/48-bar step.
 A subclass names its experts and its input encoding.
 """
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,6 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.core.checkpoints import check_weights_file
-from zoo.core.flags import non_negative_int, positive_int
 from zoo.core.model_type import ModelType
 from zoo.core.optimizers import make_optimizer
 from zoo.data.dataset import EncodedSplit, TrainingData
@@ -35,6 +34,7 @@ from zoo.families.leadsheet.leadsheet_data import (
     resolve_leadsheet_data,
     segment_starts,
 )
+from zoo.families.leadsheet.leadsheet_flags import LeadSheetFlags
 from zoo.families.leadsheet.leadsheet_generation import (
     DEFAULT_CHART,
     chart_grid,
@@ -51,14 +51,12 @@ from zoo.music.score import Score
 ENCODING_EXPERT = {"abs": "abs", "cot": "cot", "rel": "interval"}  # one-expert encodings -> their expert
 
 
-class LeadSheetModelType(ModelType):
+class LeadSheetModelType(LeadSheetFlags, ModelType):
     """Hooks shared by `simple`, `poex` and `compae`; subclasses fill in `experts` and `input_encoding`."""
 
     default_encoding = "poex"
     encodings = ls.LEADSHEET_ENCODINGS
     loss_functions = ("summed_nll",)
-    flag_defaults = {"batch_size": 10, "learning_rate": 2e-4, "epochs": 50, "steps_per_epoch": 1000,
-                     "loss_function": "summed_nll"}
 
     @classmethod
     def experts(cls, config: dict[str, Any]) -> tuple[str, ...]:
@@ -69,30 +67,6 @@ class LeadSheetModelType(ModelType):
         raise NotImplementedError
 
     # ------------------------------------------------------------ flags
-    @classmethod
-    def add_common_arguments(cls, parser: argparse._ArgumentGroup) -> None:
-        parser.add_argument("--dataset", nargs="+", default=None, metavar="DIR",
-                            help="folder(s) of .ls files (or any scores with chord symbols); with several, each "
-                                 "batch item draws a folder uniformly (default: -p, else music21's lead sheets)")
-        parser.add_argument("--validation", dest="validation", default=None, metavar="DIR",
-                            help="folder of validation lead sheets (default: --validation_split of the pieces)")
-        parser.add_argument("--iterations", type=positive_int, default=None,
-                            help="Adam steps in all (= -e x --steps_per_epoch; default 50 x 1000)")
-        parser.add_argument("--segment_len", default="4bar", help="training segment: Nbar or steps (48 a bar)")
-        parser.add_argument("--segment_step", default="1bar", help="segments start on multiples of this")
-        parser.add_argument("--resume", dest="resume", nargs=2, default=None, metavar=("TIMESTEP", "PARAMFILE"),
-                            help="start from the weights in PARAMFILE (.keras or .weights.h5 of a run of the "
-                                 "same shape: --init_from PARAMFILE); Adam's step counter and the epochs go on "
-                                 "from TIMESTEP")
-        parser.add_argument("--layer_size", type=positive_int, nargs="+", default=None,
-                            help="LSTM units: one value, or one per expert (default 300; 200 independent "
-                                 "units with --per_note)")
-        parser.add_argument("--num_layers", type=positive_int, nargs="+", default=[2],
-                            help="LSTM layers: one value, or one per expert")
-        parser.add_argument("--per_note", type=non_negative_int, nargs="?", const=10, default=0, metavar="CELLS",
-                            help="note memory cells: CELLS (default 10) per note of the expert's window, moving "
-                                 "with the melody (interval) or the chord root (chord); rel and poex only")
-
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
         args = dict(args)
@@ -237,16 +211,6 @@ class LeadSheetModelType(ModelType):
         cls.resume_step(model, config)
 
     # ------------------------------------------------------------ generation
-    @classmethod
-    def add_generate_arguments(cls, parser: argparse._ArgumentGroup) -> None:
-        parser.add_argument("--generate", action="store_true",
-                            help="sample over the chords of random segments of the run's validation data "
-                                 "(default: over a ii-V-I chart)")
-        parser.add_argument("--generate_over", nargs=2, default=None, metavar=("SOURCE", "DIV_WIDTH"),
-                            help="sample over the chord changes of SOURCE (.ls or any score with chords) in "
-                                 "independent chunks of DIV_WIDTH (Nbar, steps, or 'full')")
-        parser.add_argument("--bars", type=positive_int, default=4, help="length of the default ii-V-I chart in bars")
-
     @classmethod
     def sample_scores(cls, model, config, encoding, num_outputs, seed, length=None) -> list[Score]:
         """Melodies over the ii-V-I chart Dm7 | G7 | CM7 | CM7; `length` in steps (48 a bar), rounded up to bars."""

@@ -22,7 +22,7 @@ from zoo.families.leadsheet.experts import (
     ProductOfExperts,
     RhythmDecoder,
 )
-from zoo.layers.sequence_lstm import SequenceLSTM
+from zoo.layers.lstm import LSTM
 
 FEATURE_WIDTH = {"abs": 60, "cot": 34, "interval": 50, "chord": 37, "rhythm": 26}
 RAW_WIDTH = {"abs": 39, "cot": 13, "interval": 27, "chord": 14, "rhythm": 3}
@@ -52,7 +52,7 @@ def make_stack(kind: str, units: int, depth: int, raw: int, per_note: int = 0, p
             cell = PerNoteLSTMCell(units, per_note, window, "drop" if kind == "interval" else "roll", **init)
             stack["lstm"].append(keras.layers.RNN(cell, return_sequences=True, name=f"{name}_lstm{layer}"))
         else:
-            stack["lstm"].append(SequenceLSTM(units, return_sequences=True, name=f"{name}_lstm{layer}", **init))
+            stack["lstm"].append(LSTM(units, return_sequences=True, name=f"{name}_lstm{layer}", **init))
         stack["dropout"].append(keras.layers.Dropout(0.5, noise_shape=(None, 1, units), name=f"{name}_dropout{layer}"))
     stack["full"] = keras.layers.Dense(raw, kernel_initializer=_normal(1 / raw), bias_initializer=_normal(1 / raw),
                                        name=f"{name}_full")

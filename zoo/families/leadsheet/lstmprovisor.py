@@ -20,29 +20,21 @@ comparable between epochs; `nll_per_step` is the mean NLL per 1/48-bar step. Wha
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from zoo.core.registry import register_model_type
 from zoo.encodings import get_encoding_class
 from zoo.errors import UsageError
 from zoo.families.leadsheet.connectome import connectome_tensors, write_connectome
+from zoo.families.leadsheet.leadsheet_flags import ProductOfExpertsFlags, SimpleFlags
 from zoo.families.leadsheet.leadsheet_model_type import ENCODING_EXPERT, LeadSheetModelType
 
 CONNECTOME_CONFIG = {False: "generative_product_interval_chords", True: "generative_product_interval_chords_rhythm"}
 
 
 @register_model_type
-class SimpleModel(LeadSheetModelType):
+class SimpleModel(SimpleFlags, LeadSheetModelType):
     """`simple`: one LSTM stack with the abs, cot or rel encoding (not used by Impro-Visor)."""
-
-    name = "simple"
-
-    @classmethod
-    def add_arguments(cls, parser: argparse._ArgumentGroup) -> None:
-        parser.add_argument("--encoding", choices=("abs", "cot", "rel"), default="abs",
-                            help="abs: absolute pitch; cot: circles of thirds; rel: interval from the last note")
-        cls.add_common_arguments(parser)
 
     @classmethod
     def experts(cls, config):
@@ -54,17 +46,10 @@ class SimpleModel(LeadSheetModelType):
 
 
 @register_model_type
-class ProductOfExpertsModel(LeadSheetModelType):
+class ProductOfExpertsModel(ProductOfExpertsFlags, LeadSheetModelType):
     """`poex`: interval expert x chord expert [x rhythm expert]: Impro-Visor's generative model."""
 
-    name = "poex"
     export_formats = ("connectome",)
-
-    @classmethod
-    def add_arguments(cls, parser: argparse._ArgumentGroup) -> None:
-        parser.add_argument("--separate_rhythm", action="store_true",
-                            help="a third expert decides rest / sustain / play; the others only the pitch")
-        cls.add_common_arguments(parser)
 
     @classmethod
     def experts(cls, config):

@@ -7,37 +7,22 @@ generation carries the LSTM state from token to token instead of re-reading a sl
 """
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 import keras
 import tensorflow as tf
 
-from zoo.core.flags import fraction, non_negative_int, positive_int
 from zoo.core.registry import register_model_type
 from zoo.core.sampling import TokenGenerator
 from zoo.core.token_model_type import TokenModelType
-from zoo.layers.sequence_lstm import SequenceLSTM
+from zoo.families.lstm.lstm_flags import LSTMFlags
+from zoo.layers.lstm import LSTM
 
 
 @register_model_type
-class LSTMComposer(TokenModelType):
-    name = "lstm"
+class LSTMComposer(LSTMFlags, TokenModelType):
     default_encoding = "event"
     encodings = ("event", "numeric")
-
-    @classmethod
-    def add_arguments(cls, parser: argparse._ArgumentGroup) -> None:
-        parser.add_argument("--lstm_size", type=positive_int, default=256, help="units of each LSTM layer")
-        parser.add_argument("--lstm_num_layers", type=positive_int, default=3, help="number of LSTM layers")
-        parser.add_argument("--lstm_dropout_prob", type=fraction, default=None,
-                            help="dropout after each LSTM and hidden dense layer (default: none)")
-        parser.add_argument("--lstm_num_hidden_dense", type=non_negative_int, default=2, help="hidden dense layers")
-        parser.add_argument("--lstm_hidden_dense_size", type=positive_int, default=256,
-                            help="units of each hidden dense layer")
-        parser.add_argument("--lstm_hidden_dense_activation", default="relu", help="activation of the hidden dense layers")
-        parser.add_argument("--lstm_embedding_size", type=non_negative_int, default=128,
-                            help="token embedding size; 0 feeds the seed's scalar id/vocab input instead")
 
     @classmethod
     def build(cls, config: dict[str, Any], encoding) -> keras.Model:
@@ -49,7 +34,7 @@ class LSTMComposer(TokenModelType):
         else:
             x = ScalarTokenInput(vocab_size, name="scalar_input")(tokens)
         for i in range(config["lstm_num_layers"]):
-            x = SequenceLSTM(config["lstm_size"], return_sequences=True, name=f"lstm_{i}")(x)
+            x = LSTM(config["lstm_size"], return_sequences=True, name=f"lstm_{i}")(x)
             if dropout:
                 x = keras.layers.Dropout(dropout, name=f"lstm_dropout_{i}")(x)
         for i in range(config["lstm_num_hidden_dense"]):

@@ -25,9 +25,9 @@ from keras import ops
 from zoo.families.multinn.dbn import Dbn
 from zoo.families.multinn.multinn_flags import ENCODERS, GENERATORS, MODES, STAGES
 from zoo.families.multinn.rnn_multinade import RnnMultiNade
+from zoo.layers.lstm import LSTM
 from zoo.layers.nade import seed_tensor
 from zoo.layers.rnn_estimators import RnnNade, RnnRbm
-from zoo.layers.sequence_lstm import SequenceLSTM
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -80,7 +80,7 @@ class MultiNN(keras.Model):
             self.feedback = [keras.layers.Dense(self.feedback_units[-1], activation="sigmoid",
                                                 kernel_initializer="glorot_uniform", name="feedback")]
         elif mode == "feedback_rnn":
-            self.feedback = [SequenceLSTM(u, return_sequences=True, unit_forget_bias=False, name=f"feedback_lstm_{i}")
+            self.feedback = [LSTM(u, return_sequences=True, unit_forget_bias=False, name=f"feedback_lstm_{i}")
                              for i, u in enumerate(self.feedback_units)]
         self.feedback_dropouts = [keras.layers.Dropout(self.dropout) for _ in self.feedback] if mode == "feedback_rnn" else []
         extra = self.feedback_units[-1] if self.feedback else 0

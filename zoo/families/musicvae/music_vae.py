@@ -12,7 +12,6 @@ the data windows in melody_data.py, encode/decode/metrics in vae_inference.py.
 """
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.core.checkpoints import check_weights_file
-from zoo.core.flags import non_negative_float
 from zoo.core.model_type import ModelType
 from zoo.core.optimizers import make_optimizer, takes_epsilon
 from zoo.core.registry import register_model_type
@@ -32,7 +30,8 @@ from zoo.errors import DataError, RunError, UsageError
 from zoo.families.musicvae.melody_data import encode_folder, first_window, melody_windows
 from zoo.families.musicvae.melody_encoding import MelodyEncoding
 from zoo.families.musicvae.musicvae_callbacks import ReconstructionLogger, RelativeReduceLROnPlateau, StepPrinter
-from zoo.families.musicvae.musicvae_config import CONFIG_FLAGS, JSON_FLAGS, resolve_config
+from zoo.families.musicvae.musicvae_config import resolve_config
+from zoo.families.musicvae.musicvae_flags import MusicVAEFlags
 from zoo.families.musicvae.vae_inference import compiled_functions, decode_z, reconstruction_metrics, slerp
 from zoo.families.musicvae.vae_model import MusicVAEModel
 from zoo.music.io import write_pieces
@@ -40,27 +39,12 @@ from zoo.music.score import Score
 
 
 @register_model_type
-class MusicVAE(ModelType):
+class MusicVAE(MusicVAEFlags, ModelType):
     """`-m musicvae`: melody VAE with a flat or hierarchical (conductor) decoder."""
 
-    name = "musicvae"
     default_encoding = "melody"
     encodings = ("melody",)
     loss_functions = ("sparse_categorical_crossentropy",)  # -l's default; the ELBO is built in
-    # None: the config file or the seed's defaults decide (batch 64; epochs from num_steps).
-    flag_defaults = {"batch_size": None, "epochs": None}
-
-    @classmethod
-    def add_arguments(cls, parser: argparse._ArgumentGroup) -> None:
-        parser.add_argument("--config", default=None, help="symusic JSON config (zoo/families/musicvae/configs/*.json)")
-        for name, (kind, text) in CONFIG_FLAGS.items():
-            if name in JSON_FLAGS:
-                parser.add_argument(f"--{name}", default=None, metavar="JSON", help=f"{text} (JSON)")
-            else:
-                parser.add_argument(f"--{name}", type=kind, default=None, help=text)
-        parser.add_argument("--grad_clip", type=non_negative_float, default=1.0,
-                            help="global gradient-norm clip (0: off)")
-
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
         vae = resolve_config(args)
@@ -84,15 +68,6 @@ class MusicVAE(ModelType):
                 raise RunError(f"ckpt_path: {error}") from None
             args["init_from"] = path
         return args
-
-    @classmethod
-    def add_generate_arguments(cls, parser) -> None:
-        parser.add_argument("--mode", choices=["sample", "reconstruct", "interpolate"], default="sample",
-                            help="sample z from the prior; reconstruct --input; interpolate between two --input")
-        parser.add_argument("--input", nargs="+", default=None, metavar="FILE",
-                            help="melody file(s): one to reconstruct, two to interpolate")
-        parser.add_argument("--temperature", type=non_negative_float, default=1.0,
-                            help="softmax temperature of the decoder (0: argmax)")
 
     # ------------------------------------------------------------ data
     @classmethod

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from zoo.families.musicvae.melody_encoding import NUM_CLASSES
 from zoo.families.musicvae.vae_decoder import MelodyDecoder, torch_uniform
-from zoo.layers.sequence_lstm import SequenceLSTM
+from zoo.layers.lstm import LSTM
 
 SOS = NUM_CLASSES  # the decoder's start input: one past the 90 melody classes
 
@@ -64,7 +64,7 @@ class MusicVAEModel(keras.Model):
         self.encoder_lstms = []
         for i in range(enc["n_layers"]):
             last = i == enc["n_layers"] - 1
-            lstm = SequenceLSTM(
+            lstm = LSTM(
                 enc["hidden_size"], return_sequences=not last, return_state=last, unit_forget_bias=False,
                 kernel_initializer=torch_uniform(enc["hidden_size"]),
                 recurrent_initializer=torch_uniform(enc["hidden_size"]),

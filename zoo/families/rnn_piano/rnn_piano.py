@@ -24,7 +24,6 @@ roll_sampler.py and the test likelihoods in roll_likelihood.py (all in zoo/famil
 """
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.core.flags import fraction, non_negative_float, non_negative_int, positive_float, positive_int
+from zoo.core.flags import positive_int
 from zoo.core.model_type import ModelType
 from zoo.core.optimizers import make_optimizer
 from zoo.core.registry import register_model_type
@@ -41,23 +40,14 @@ from zoo.data.dataset import EncodedSplit, TrainingData, load_split, resolve_tra
 from zoo.errors import DataError, UsageError
 from zoo.families.rnn_piano.piano_roll_estimator_model import PianoRollEstimatorModel
 from zoo.families.rnn_piano.polyphonic import BUNDLED_JSB, LOWEST_PITCH, NUM_KEYS, cached_rolls
+from zoo.families.rnn_piano.rnn_piano_flags import RnnNadeFlags, RnnRbmFlags
 from zoo.families.rnn_piano.roll_data import chunk_rolls, intro_rolls, roll_dataset
 from zoo.families.rnn_piano.roll_likelihood import ais_log_z, nade_nll_sum
 from zoo.families.rnn_piano.roll_sampler import compiled_sampler, sample_rolls
 from zoo.layers.rbm import AIS_BASES
-from zoo.layers.rnn_estimators import RNN_TYPES, RnnNade, RnnRbm
+from zoo.layers.rnn_estimators import RnnNade, RnnRbm
 from zoo.music.io import write_pieces
 from zoo.music.score import Score
-
-
-def _units(text: str) -> list[int]:
-    try:
-        units = [int(u) for u in str(text).split(",") if u.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes such as 512,256, got {text!r}")
-    if not units or min(units) < 1:
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
-    return units
 
 
 class _RnnPianoType(ModelType):
@@ -65,25 +55,6 @@ class _RnnPianoType(ModelType):
 
     default_encoding = "pianoroll"
     encodings = ("pianoroll",)
-
-    @classmethod
-    def _add_common_arguments(cls, parser, hidden: int, units: str, rnn_type: str, dropout: float) -> None:
-        parser.add_argument("--dataset", default=None,
-                            help="polyphonic benchmark JSON {train,valid,test} of MIDI pitch frames "
-                                 f"(default: the bundled JSB Chorales, {BUNDLED_JSB.name}); or use -p PICKLE")
-        parser.add_argument("--frames_per_beat", type=positive_int, default=None,
-                            help="frames per quarter note of --dataset, for writing MIDI (default 1, as JSB's)")
-        parser.add_argument("--num_hidden", type=positive_int, default=hidden,
-                            help="hidden units of the estimator (default %(default)s)")
-        parser.add_argument("--rnn_units", type=_units, default=_units(units), help="RNN layer sizes, comma-separated (default %(default)s)")
-        parser.add_argument("--rnn_type", choices=RNN_TYPES, default=rnn_type,
-                            help="lstm (MultINN's core) or simple (Boulanger-Lewandowski's tanh RNN; default %(default)s)")
-        parser.add_argument("--dropout", type=fraction, default=dropout,
-                            help="output dropout after each RNN layer (default %(default)s)")
-        parser.add_argument("--clip_norm", type=non_negative_float, default=5.0,
-                            help="global gradient-norm clip (0: off; default %(default)s)")
-        parser.add_argument("--adam_epsilon", type=positive_float, default=None,
-                            help="Adam's epsilon (-o adam only; default 1e-4)")
 
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
@@ -149,16 +120,6 @@ class _RnnPianoType(ModelType):
         return [encoding.decode(roll) for roll in rolls]
 
     @classmethod
-    def add_generate_arguments(cls, parser) -> None:
-        parser.add_argument("--length", type=positive_int, default=128, help="frames to sample after the intro")
-        parser.add_argument("--temperature", type=positive_float, default=1.0,
-                            help="sampling temperature (NADE: logits / T; RBM: energies / T)")
-        parser.add_argument("--intro_frames", type=non_negative_int, default=0,
-                            help="start each piece with this many frames of a test sequence (0: from nothing)")
-        parser.add_argument("--intro_index", type=int, default=0,
-                            help="test sequence of the first piece's intro (piece i takes index + i)")
-
-    @classmethod
     def generate(cls, args, run, config, encoding, model) -> list[Path]:
         primer = intro_rolls(args, run, config, args["num_outputs"])
         rolls = sample_rolls(model, primer, args["length"], args["seed"], args["temperature"])
@@ -177,18 +138,10 @@ class _RnnPianoType(ModelType):
 
 
 @register_model_type
-class RnnNadeType(_RnnPianoType):
+class RnnNadeType(RnnNadeFlags, _RnnPianoType):
     """RNN-NADE; defaults from MultINN (specs/multinn.md §4.1, §6): LSTM 512,256, NADE 256, Adam 1e-2 eps 1e-4."""
 
-    name = "rnn_nade"
     loss_functions = ("nade_nll",)
-    flag_defaults = {"loss_function": "nade_nll", "batch_size": 32, "seq_len": 64, "learning_rate": 1e-2,
-                     "epochs": 20, "sample_length": 128, "patience": 5}
-
-    @classmethod
-    def add_arguments(cls, parser) -> None:
-        cls._add_common_arguments(parser, hidden=256, units="512,256", rnn_type="lstm", dropout=0.1)
-        parser.add_argument("--internal_bias", action="store_true", help="the NADE also learns static biases")
 
     @classmethod
     def _estimator(cls, config):
@@ -208,21 +161,10 @@ class RnnNadeType(_RnnPianoType):
 
 
 @register_model_type
-class RnnRbmType(_RnnPianoType):
+class RnnRbmType(RnnRbmFlags, _RnnPianoType):
     """RNN-RBM; defaults from the Theano tutorial (specs/multinn.md §4.4): 150 hidden, RNN 100, CD-15, SGD 1e-3."""
 
-    name = "rnn_rbm"
     loss_functions = ("cd",)
-    flag_defaults = {"loss_function": "cd", "batch_size": 10, "seq_len": 100, "optimizer": "sgd",
-                     "learning_rate": 1e-3, "epochs": 200, "sample_length": 128, "patience": 5}
-
-    @classmethod
-    def add_arguments(cls, parser) -> None:
-        cls._add_common_arguments(parser, hidden=150, units="100", rnn_type="simple", dropout=0.0)
-        parser.add_argument("--gibbs_k", type=positive_int, default=15,
-                            help="Gibbs steps of CD-k in training (default %(default)s)")
-        parser.add_argument("--sample_k", type=positive_int, default=25,
-                            help="Gibbs steps per generated frame (default %(default)s)")
 
     @classmethod
     def _estimator(cls, config):

@@ -20,48 +20,23 @@ window). Training uses the same banded mask, and generation keeps a circular key
 """
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 import keras
 import tensorflow as tf
 
-from zoo.core.flags import fraction, non_negative_int, positive_int
 from zoo.core.registry import register_model_type
 from zoo.core.sampling import TokenGenerator
 from zoo.core.token_model_type import TokenModelType
 from zoo.errors import UsageError
 from zoo.families.transformer.transformer_block import TransformerBlock
-
-SEED_BLOCK_DROPOUT = 0.1  # the seed's TransformerBlock(rate=0.1), used when --transformer_dropout_prob is unset
+from zoo.families.transformer.transformer_flags import SEED_BLOCK_DROPOUT, TransformerFlags
 
 
 @register_model_type
-class MusicTransformer(TokenModelType):
-    name = "transformer"
+class MusicTransformer(TransformerFlags, TokenModelType):
     default_encoding = "event"
     encodings = ("event", "numeric")
-
-    @classmethod
-    def add_arguments(cls, parser: argparse._ArgumentGroup) -> None:
-        parser.add_argument("--embed_dim", type=positive_int, default=32, help="token embedding size = model width")
-        parser.add_argument("--num_heads", type=positive_int, default=2,
-                            help="attention heads (must divide --embed_dim)")
-        parser.add_argument("--ff_dim", type=positive_int, default=32,
-                            help="hidden units of each block's feed-forward net")
-        parser.add_argument("--transformer_dropout_prob", type=fraction, default=None,
-                            help="dropout in the blocks and after each hidden dense layer "
-                                 f"(default: {SEED_BLOCK_DROPOUT} in the blocks, none after the dense layers, as the seed)")
-        parser.add_argument("--transformer_num_hidden_dense", type=non_negative_int, default=2,
-                            help="hidden dense layers between the last block and the logits")
-        parser.add_argument("--transformer_hidden_dense_size", type=positive_int, default=256,
-                            help="units of each hidden dense layer")
-        parser.add_argument("--transformer_hidden_dense_activation", default="relu",
-                            help="activation of the hidden dense layers")
-        parser.add_argument("--transformer_num_layers", type=positive_int, default=1, help="decoder blocks")
-        parser.add_argument("--max_seq_len", type=positive_int, default=None,
-                            help="attention span in events: relative distances learnt and key/value cache "
-                                 "slots; generation attends to the last max_seq_len events (default: -s/--seq_len)")
 
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +81,7 @@ class TransformerGenerator(TokenGenerator):
     """Steps the trained layers one event at a time with a key/value cache per block.
 
     State: (position int32 scalar, ((key cache, value cache) per block)), each cache of the fixed
-    shape [B, heads, max_seq_len, depth], written in place of slot position % max_seq_len, so the
+    shape [max_seq_len, B, heads, depth], written in place of slot position % max_seq_len, so the
     compiled loop never sees a shape change.
 
     Args:
@@ -131,7 +106,7 @@ class TransformerGenerator(TokenGenerator):
         caches = []
         for block in self.blocks:
             attention = block.attention
-            zeros = tf.zeros([batch_size, attention.num_heads, attention.max_seq_len, attention.key_dim],
+            zeros = tf.zeros([attention.max_seq_len, batch_size, attention.num_heads, attention.key_dim],
                              attention.compute_dtype)
             caches.append((zeros, zeros))
         return tf.constant(0, tf.int32), tuple(caches)

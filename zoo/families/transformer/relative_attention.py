@@ -103,33 +103,53 @@ class RelativeSelfAttention(keras.layers.Layer):
         output = tf.matmul(tf.reshape(attended, [-1, heads * depth]), tf.reshape(output_kernel, [heads * depth, -1]))
         return tf.reshape(output + output_bias, [batch, length, width])
 
+    def attention_spans(self) -> list[int]:
+        """The cache prefixes `step` attends over while the cache fills: powers of two from 64, then M.
+
+        A step at position p < M reads only the smallest span above p (its other slots are empty), so
+        generating M events costs about 2/3 of attending over all M slots every time.
+        """
+        spans, span = [], 64
+        while span < self.max_seq_len:
+            spans.append(span)
+            span *= 2
+        return spans + [self.max_seq_len]
+
     def step(self, inputs: tf.Tensor, key_cache: tf.Tensor, value_cache: tf.Tensor, position: tf.Tensor):
         """One position of generation with a key/value cache.
 
         Args:
             inputs: [B, D], the layer's input at absolute `position` (int32 scalar, from 0).
-            key_cache, value_cache: [B, heads, M, depth]; slot s holds the latest position p <= position
-                with p % M == s (a circular buffer: once position >= M the oldest entry is overwritten,
-                so attention covers the last M positions, as in `call`).
+            key_cache, value_cache: [M, B, heads, depth], slot-major so that a step writes one
+                contiguous slot in place; slot s holds the latest position p <= position with
+                p % M == s (a circular buffer: once position >= M the oldest entry is overwritten, so
+                attention covers the last M positions, as in `call`).
 
         Returns:
             ([B, D] output, new key cache, new value cache).
         """
         qkv_kernel, qkv_bias, output_kernel, output_bias, table = self._weights()
         qkv = tf.einsum("bd,dkhe->kbhe", inputs, qkv_kernel) + qkv_bias[:, None]
-        query, key, value = qkv[0], qkv[1], qkv[2]                                # [B, H, depth]
-        slots = tf.range(self.max_seq_len)
-        write = tf.equal(slots, position % self.max_seq_len)[None, None, :, None]
-        key_cache = tf.where(write, key[:, :, None, :], key_cache)
-        value_cache = tf.where(write, value[:, :, None, :], value_cache)
-        # Slot s is (position - s) % M positions back: distance row M - 1 - that of the table.
-        rows = self.max_seq_len - 1 - (position - slots) % self.max_seq_len
-        relative = tf.gather(tf.einsum("bhd,hmd->bhm", query, table), rows, axis=-1)
-        logits = tf.einsum("bhd,bhsd->bhs", query, key_cache) + relative
-        logits = tf.cast(logits, tf.float32) * (self.key_dim ** -0.5)
-        logits = tf.where((slots <= position)[None, None, :], logits, _MASKED)
-        weights = tf.cast(tf.nn.softmax(logits), self.compute_dtype)
-        attended = tf.einsum("bhs,bhsd->bhd", weights, value_cache)
+        query, key, value = tf.unstack(qkv)                                        # [B, H, depth]
+        slot = position % self.max_seq_len
+        key_cache = tf.tensor_scatter_nd_update(key_cache, [[slot]], key[None])
+        value_cache = tf.tensor_scatter_nd_update(value_cache, [[slot]], value[None])
+
+        def attend(span: int):
+            slots = tf.range(span)
+            # Slot s is (position - s) % M positions back: distance row M - 1 - that of the table.
+            rows = self.max_seq_len - 1 - (position - slots) % self.max_seq_len
+            relative = tf.einsum("bhd,hsd->bhs", query, tf.gather(table, rows, axis=1))
+            logits = tf.einsum("bhd,sbhd->bhs", query, key_cache[:span]) + relative
+            logits = tf.cast(logits, tf.float32) * (self.key_dim ** -0.5)
+            logits = tf.where((slots <= position)[None, None, :], logits, _MASKED)
+            weights = tf.cast(tf.nn.softmax(logits), self.compute_dtype)
+            return tf.einsum("bhs,sbhd->bhd", weights, value_cache[:span])
+
+        spans = self.attention_spans()
+        # The first span that holds every filled slot (all M once the buffer has wrapped).
+        span_index = tf.reduce_sum(tf.cast(position >= tf.constant(spans[:-1], tf.int32), tf.int32))
+        attended = tf.switch_case(span_index, [lambda span=span: attend(span) for span in spans])
         return tf.einsum("bhd,hde->be", attended, output_kernel) + output_bias, key_cache, value_cache
 
     def compute_output_shape(self, input_shape):

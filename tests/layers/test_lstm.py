@@ -1,4 +1,4 @@
-"""SequenceLSTM computes what keras.layers.LSTM computes, forward and backward, and saves like it."""
+"""zoo.layers.lstm.LSTM computes what keras.layers.LSTM computes, forward and backward, and saves like it."""
 from __future__ import annotations
 
 import keras
@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.layers.sequence_lstm import SequenceLSTM
+from zoo.layers.lstm import LSTM
 
 
 def _twins(seed=0, **kwargs):
     reference = keras.layers.LSTM(6, **kwargs)
-    ours = SequenceLSTM(6, **kwargs)
+    ours = LSTM(6, **kwargs)
     x = tf.random.stateless_normal([3, 7, 5], seed=[seed, 1]) * 3.0  # large inputs: saturated gates too
     reference.build(x.shape)
     ours.build(x.shape)
@@ -65,7 +65,7 @@ def test_a_masked_sequence_takes_keras_path_and_matches():
 
 def test_trains_inside_a_compiled_model_and_reloads(tmp_path):
     tokens = keras.Input((None,), dtype="int32")
-    hidden = SequenceLSTM(8, return_sequences=True, dropout=0.2, name="lstm")(keras.layers.Embedding(20, 4)(tokens))
+    hidden = LSTM(8, return_sequences=True, dropout=0.2, name="lstm")(keras.layers.Embedding(20, 4)(tokens))
     model = keras.Model(tokens, keras.layers.Dense(20)(hidden))
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     data = np.random.default_rng(0).integers(0, 20, (32, 11)).astype("int32")
@@ -73,11 +73,21 @@ def test_trains_inside_a_compiled_model_and_reloads(tmp_path):
     assert history.history["loss"][-1] < history.history["loss"][0]
     model.save(tmp_path / "m.keras")
     reloaded = keras.saving.load_model(tmp_path / "m.keras")
-    assert isinstance(reloaded.get_layer("lstm"), SequenceLSTM)
+    assert isinstance(reloaded.get_layer("lstm"), LSTM)
     np.testing.assert_allclose(reloaded.predict(data[:4], verbose=0), model.predict(data[:4], verbose=0), atol=1e-6)
 
 
-def test_weights_move_to_and_from_keras_lstm():
-    reference, ours, x = _twins(return_sequences=True)
-    assert [w.shape for w in ours.weights] == [w.shape for w in reference.weights]
-    assert [w.path.split("/")[-1] for w in ours.weights] == [w.path.split("/")[-1] for w in reference.weights]
+@pytest.mark.parametrize("source, target", [(keras.layers.LSTM, LSTM), (LSTM, keras.layers.LSTM)],
+                         ids=["keras-to-zoo", "zoo-to-keras"])
+def test_weights_files_move_between_keras_and_zoo_lstm(tmp_path, source, target):
+    def build(layer_class):
+        tokens = keras.Input((None,), dtype="int32")
+        hidden = layer_class(5, return_sequences=True, name="lstm_0")(keras.layers.Embedding(10, 4)(tokens))
+        return keras.Model(tokens, layer_class(3, return_sequences=True, name="lstm_1")(hidden))
+
+    saved = build(source)
+    saved.save_weights(tmp_path / "run.weights.h5")
+    loaded = build(target)
+    loaded.load_weights(tmp_path / "run.weights.h5")
+    tokens = np.arange(12, dtype="int32").reshape(2, 6) % 10
+    np.testing.assert_allclose(loaded.predict(tokens, verbose=0), saved.predict(tokens, verbose=0), atol=1e-6)

@@ -1,4 +1,4 @@
-"""`SequenceLSTM`: Keras's LSTM with a whole-sequence CPU kernel for training.
+"""`LSTM`: Keras's LSTM with a whole-sequence CPU kernel for training.
 
 On CPU, Keras runs an LSTM as a `tf.while_loop` over time in which every step multiplies its input
 by the input kernel and, in the backward pass, accumulates two weight gradients from a 64-row
@@ -13,8 +13,10 @@ primitives do:
   one product over all steps afterwards;
 - both loops compiled with XLA, which fuses the gate arithmetic of a step into a few kernels.
 
-The weights are Keras's (`kernel`, `recurrent_kernel`, `bias`, gates in i, f, c, o order), so a
-checkpoint moves between this layer and `keras.layers.LSTM` either way, and the step-by-step
+The weights are Keras's (`kernel`, `recurrent_kernel`, `bias`, gates in i, f, c, o order), and the
+class is called `LSTM` on purpose: Keras files its weights in a `.weights.h5` under the class name
+(`layers/lstm/cell/vars/0`), so weights and backups move between this layer and `keras.layers.LSTM`
+either way (runs saved before this layer existed resume and fine-tune into it). The step-by-step
 generators keep using `layer.cell`. Anything the kernel does not cover (a mask, recurrent dropout,
 other activations, `unroll`, no bias) and any visible GPU (where Keras picks cuDNN) take Keras's own
 path. Measured in bench/lstm_throughput.py.
@@ -96,7 +98,7 @@ def lstm_sequence(x, h0, c0, kernel, recurrent_kernel, bias):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class SequenceLSTM(keras.layers.LSTM):
+class LSTM(keras.layers.LSTM):
     """`keras.layers.LSTM` (same arguments, weights and results) with the whole-sequence CPU kernel above."""
 
     def _takes_sequence_kernel(self, mask) -> bool:
