@@ -252,7 +252,8 @@ def generate_main(argv: Sequence[str] | None = None) -> None:
     from zoo.engine.generate import generate
     from zoo.engine.threads import configure_threads, sampling_threads
 
-    configure_threads(*sampling_threads(args["intra_op_threads"], args["inter_op_threads"], args["num_outputs"]))
+    flags = args["intra_op_threads"], args["inter_op_threads"]
+    configure_threads(*sampling_threads(*flags, args["num_outputs"]), warn=flags != (None, None))
 
     generate(args)
 

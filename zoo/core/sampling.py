@@ -16,6 +16,9 @@ import tensorflow as tf
 from zoo.encodings.base import EOS_ID, PAD_ID
 
 NEG_INF = -1e9
+# Up to this many sequences sampled at once, a step's ops are too small to gain from being split across
+# threads or compiled with XLA (bench/transformer_generation.py, batch 1 and 16 on 2 cores).
+SMALL_SAMPLING_BATCH = 8
 
 
 def filter_logits(logits: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor) -> tf.Tensor:

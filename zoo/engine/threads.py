@@ -6,9 +6,7 @@ import sys
 
 import tensorflow as tf
 
-# Up to this many sequences sampled at once, a generation step's ops are too small to split across
-# threads: one thread per op is faster (bench/transformer_generation.py).
-SMALL_SAMPLING_BATCH = 8
+from zoo.core.sampling import SMALL_SAMPLING_BATCH
 
 
 def sampling_threads(intra_op: int | None, inter_op: int | None, batch_size: int) -> tuple[int | None, int | None]:
@@ -23,9 +21,10 @@ def sampling_threads(intra_op: int | None, inter_op: int | None, batch_size: int
     return tuple(default if flag is None else flag or None for flag, default in zip((intra_op, inter_op), defaults))
 
 
-def configure_threads(intra_op: int | None, inter_op: int | None) -> None:
+def configure_threads(intra_op: int | None, inter_op: int | None, *, warn: bool = True) -> None:
     """Sets TensorFlow's CPU thread pools (None: TensorFlow's default, one thread per usable core);
-    must run before TensorFlow executes its first op.
+    must run before TensorFlow executes its first op. `warn`: say so on stderr when TensorFlow had
+    already started and the pools cannot change (off for defaults the user did not ask for).
 
     Training keeps TensorFlow's defaults: with the zoo's LSTM and attention kernels they are the
     fastest tried on 1 and 2 cores (bench/lstm_throughput.py, bench/transformer_training.py).
@@ -38,6 +37,6 @@ def configure_threads(intra_op: int | None, inter_op: int | None) -> None:
     except RuntimeError:  # TensorFlow already ran an op in this process (e.g. under pytest)
         current = (tf.config.threading.get_intra_op_parallelism_threads(),
                    tf.config.threading.get_inter_op_parallelism_threads())
-        if (intra_op or current[0], inter_op or current[1]) != current:
+        if warn and (intra_op or current[0], inter_op or current[1]) != current:
             print("warning: --intra_op_threads/--inter_op_threads ignored: TensorFlow had already started "
                   "in this process", file=sys.stderr)

@@ -16,6 +16,7 @@ import tensorflow as tf
 from zoo.cli import generate_main, run_cli, training_main, zoo_main
 from zoo.core.checkpoints import load_model, save_model
 from zoo.core.registry import get_model_type
+from zoo.core.sampling import SMALL_SAMPLING_BATCH
 from zoo.encodings import EOS_ID, PAD_ID
 from zoo.families.transformer.music_transformer import TransformerGenerator
 from zoo.families.transformer.relative_attention import RelativeSelfAttention, skew
@@ -236,3 +237,13 @@ def test_trains_and_generates_on_numeric_data(tmp_path, chorale_files):
                                    "--output_dir", str(tmp_path / "out")]) == 0
     midi = mido.MidiFile(next((tmp_path / "out").glob("*.mid")))
     assert len([m for m in midi if m.type == "note_on" and m.velocity > 0]) >= 20
+
+
+def test_the_default_step_switches_to_xla_above_small_batches_with_the_same_tokens():
+    """On CPU the default generator runs graph ops up to SMALL_SAMPLING_BATCH sequences and XLA above."""
+    model = build()
+    default, graph = TransformerGenerator(model, CONFIG), TransformerGenerator(model, CONFIG, xla=False)
+    for batch in (2, SMALL_SAMPLING_BATCH + 2):
+        args = (tf.constant([[EOS_ID]] * batch), tf.constant(20), tf.constant(1.0), tf.constant(0), tf.constant(1.0),
+                tf.constant(3))
+        np.testing.assert_array_equal(default.generate(*args).numpy(), graph.generate(*args).numpy())

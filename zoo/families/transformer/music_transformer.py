@@ -26,7 +26,7 @@ import keras
 import tensorflow as tf
 
 from zoo.core.registry import register_model_type
-from zoo.core.sampling import TokenGenerator
+from zoo.core.sampling import SMALL_SAMPLING_BATCH, TokenGenerator
 from zoo.core.token_model_type import TokenModelType
 from zoo.errors import UsageError
 from zoo.families.transformer.transformer_block import TransformerBlock
@@ -81,21 +81,30 @@ class TransformerGenerator(TokenGenerator):
     """Steps the trained layers one event at a time with a key/value cache per block.
 
     State: (position int32 scalar, ((key cache, value cache) per block)), each cache of the fixed
-    shape [max_seq_len, B, heads, depth], written in place of slot position % max_seq_len, so the
+    shape [max_seq_len, B, heads, depth] (slot-major), written at slot position % max_seq_len, so the
     compiled loop never sees a shape change.
 
     Args:
         xla (bool | None, default None): compile the step with XLA (fused kernels instead of ~25
             separate TensorFlow ops per block; it compiles once per batch size, inside the same traced
-            loop). None: XLA when a GPU is visible, as Keras's jit_compile="auto". On CPU, XLA was
-            4x faster for a 2 x 64 model but 0.6-0.9x at 4 x 256, where oneDNN's matrix products win
-            (bench/transformer_generation.py).
+            loop). None: XLA when a GPU is visible; on CPU, XLA for batches above
+            SMALL_SAMPLING_BATCH and graph ops below, chosen per call inside the loop (on a 2-core CPU
+            at 4 x 256: graph ops as fast or faster at batch 1, XLA 1.6x faster at batch 16;
+            bench/transformer_generation.py, 2026-12-07). Both give the same tokens.
     """
 
     def __init__(self, model: keras.Model, config: dict[str, Any], xla: bool | None = None):
         super().__init__(model, name="transformer_generator")
-        self.xla = bool(tf.config.list_physical_devices("GPU")) if xla is None else xla
-        self._compiled_step = tf.function(self._step, jit_compile=True) if self.xla else self._step
+        if xla is None and tf.config.list_physical_devices("GPU"):
+            xla = True
+        xla_step = tf.function(self._step, jit_compile=True)
+        if xla is None:
+            def by_batch(tokens, state):
+                return tf.cond(tf.shape(tokens)[0] > SMALL_SAMPLING_BATCH, lambda: xla_step(tokens, state),
+                               lambda: self._step(tokens, state))
+            self._compiled_step = by_batch
+        else:
+            self._compiled_step = xla_step if xla else self._step
         self.embedding = model.get_layer("embedding")
         self.blocks = [model.get_layer(f"block_{i}") for i in range(config["transformer_num_layers"])]
         self.final_norm = model.get_layer("final_norm")
