@@ -109,7 +109,7 @@ def test_every_registered_name_is_registered_by_the_module_the_table_names():
 
     for name in registry.model_type_names():
         model_type = registry.get_model_type(name)
-        assert model_type.name == name and model_type.__module__ == registry.MODEL_TYPE_MODULES[name]
+        assert model_type.name == name and model_type.__module__ == registry.MODEL_TYPES[name][0]
         assert issubclass(model_type, registry.get_model_flags(name)) and registry.get_model_flags(name).name == name
     for name in base.encoding_names():
         assert base.get_encoding_class(name).__module__ == base.ENCODING_MODULES[name]

@@ -1,9 +1,9 @@
 """Model types by name: which module defines each, and the one class it registers there.
 
-The tables below are the only place that names the families. `get_model_type` imports the one
+The table below is the only place that names the families. `get_model_type` imports the one
 module asked for, so `generate.py -n RUN` loads that run's family alone and a family folder can be
 deleted with its lines here. Importing a family module registers its types through
-`register_model_type`, which also checks that the tables and the module agree. A type's flags
+`register_model_type`, which also checks that the table and the module agree. A type's flags
 (`ModelFlags`) live in a module of their own without TensorFlow, so `get_model_flags` serves the
 command line's parsing and --help without loading any model.
 """
@@ -19,33 +19,21 @@ if TYPE_CHECKING:
     from zoo.core.model_type import ModelType
 
 _FAMILIES = "zoo.families"
-# model-type name -> the module whose import registers it
-MODEL_TYPE_MODULES: dict[str, str] = {
-    "lstm": f"{_FAMILIES}.lstm.lstm_composer",
-    "transformer": f"{_FAMILIES}.transformer.music_transformer",
-    "gan": f"{_FAMILIES}.gan.gan_composer",
-    "simple": f"{_FAMILIES}.leadsheet.lstmprovisor",
-    "poex": f"{_FAMILIES}.leadsheet.lstmprovisor",
-    "compae": f"{_FAMILIES}.leadsheet.compae",
-    "musicvae": f"{_FAMILIES}.musicvae.music_vae",
-    "crossmodal": f"{_FAMILIES}.crossmodal.cross_modal",
-    "rnn_nade": f"{_FAMILIES}.rnn_piano.rnn_piano",
-    "rnn_rbm": f"{_FAMILIES}.rnn_piano.rnn_piano",
-    "multinn": f"{_FAMILIES}.multinn.multinn",
-}
-# model-type name -> its flags class (module.Class), which the model type inherits; imports no TensorFlow
-MODEL_TYPE_FLAGS: dict[str, str] = {
-    "lstm": f"{_FAMILIES}.lstm.lstm_flags.LSTMFlags",
-    "transformer": f"{_FAMILIES}.transformer.transformer_flags.TransformerFlags",
-    "gan": f"{_FAMILIES}.gan.gan_flags.GANFlags",
-    "simple": f"{_FAMILIES}.leadsheet.leadsheet_flags.SimpleFlags",
-    "poex": f"{_FAMILIES}.leadsheet.leadsheet_flags.ProductOfExpertsFlags",
-    "compae": f"{_FAMILIES}.leadsheet.leadsheet_flags.CompaeFlags",
-    "musicvae": f"{_FAMILIES}.musicvae.musicvae_flags.MusicVAEFlags",
-    "crossmodal": f"{_FAMILIES}.crossmodal.crossmodal_flags.CrossModalFlags",
-    "rnn_nade": f"{_FAMILIES}.rnn_piano.rnn_piano_flags.RnnNadeFlags",
-    "rnn_rbm": f"{_FAMILIES}.rnn_piano.rnn_piano_flags.RnnRbmFlags",
-    "multinn": f"{_FAMILIES}.multinn.multinn_flags.MultINNFlags",
+# model-type name -> (the module whose import registers it, its flags class as module.Class: the
+# class the model type inherits, in a module that imports no TensorFlow)
+MODEL_TYPES: dict[str, tuple[str, str]] = {
+    "lstm": (f"{_FAMILIES}.lstm.lstm_composer", f"{_FAMILIES}.lstm.lstm_flags.LSTMFlags"),
+    "transformer": (f"{_FAMILIES}.transformer.music_transformer",
+                    f"{_FAMILIES}.transformer.transformer_flags.TransformerFlags"),
+    "gan": (f"{_FAMILIES}.gan.gan_composer", f"{_FAMILIES}.gan.gan_flags.GANFlags"),
+    "simple": (f"{_FAMILIES}.leadsheet.lstmprovisor", f"{_FAMILIES}.leadsheet.leadsheet_flags.SimpleFlags"),
+    "poex": (f"{_FAMILIES}.leadsheet.lstmprovisor", f"{_FAMILIES}.leadsheet.leadsheet_flags.ProductOfExpertsFlags"),
+    "compae": (f"{_FAMILIES}.leadsheet.compae", f"{_FAMILIES}.leadsheet.leadsheet_flags.CompaeFlags"),
+    "musicvae": (f"{_FAMILIES}.musicvae.music_vae", f"{_FAMILIES}.musicvae.musicvae_flags.MusicVAEFlags"),
+    "crossmodal": (f"{_FAMILIES}.crossmodal.cross_modal", f"{_FAMILIES}.crossmodal.crossmodal_flags.CrossModalFlags"),
+    "rnn_nade": (f"{_FAMILIES}.rnn_piano.rnn_piano", f"{_FAMILIES}.rnn_piano.rnn_piano_flags.RnnNadeFlags"),
+    "rnn_rbm": (f"{_FAMILIES}.rnn_piano.rnn_piano", f"{_FAMILIES}.rnn_piano.rnn_piano_flags.RnnRbmFlags"),
+    "multinn": (f"{_FAMILIES}.multinn.multinn", f"{_FAMILIES}.multinn.multinn_flags.MultINNFlags"),
 }
 
 _MODEL_TYPES: dict[str, type["ModelType"]] = {}
@@ -54,12 +42,12 @@ _MODEL_TYPES: dict[str, type["ModelType"]] = {}
 def register_model_type(cls: type["ModelType"]) -> type["ModelType"]:
     """Class decorator: registers a model type under `cls.name` (lower case), from the module the table names."""
     key = cls.name.lower()
-    expected = MODEL_TYPE_MODULES.get(key)
+    expected, flags = MODEL_TYPES.get(key, (None, None))
     if expected != cls.__module__:
         raise RuntimeError(f"model type '{key}' is defined in {cls.__module__}, but the registry table names "
                            f"{expected or 'no module'} for it (zoo/core/registry.py)")
-    if MODEL_TYPE_FLAGS[key] not in {f"{base.__module__}.{base.__qualname__}" for base in cls.__mro__}:
-        raise RuntimeError(f"model type '{key}' does not inherit {MODEL_TYPE_FLAGS[key]}, the flags class the "
+    if flags not in {f"{base.__module__}.{base.__qualname__}" for base in cls.__mro__}:
+        raise RuntimeError(f"model type '{key}' does not inherit {flags}, the flags class the "
                            "registry table names for it (zoo/core/registry.py)")
     if key in _MODEL_TYPES:
         raise RuntimeError(f"model type '{key}' is registered twice")
@@ -70,18 +58,18 @@ def register_model_type(cls: type["ModelType"]) -> type["ModelType"]:
 def import_family(family: str) -> None:
     """Imports the modules that register the model types of `zoo/families/<family>/` (nothing for an
     unknown family): what loading a `.keras` file whose classes come from that family needs."""
-    for module in sorted({m for m in MODEL_TYPE_MODULES.values() if m.startswith(f"{_FAMILIES}.{family}.")}):
+    for module in sorted({m for m, _ in MODEL_TYPES.values() if m.startswith(f"{_FAMILIES}.{family}.")}):
         importlib.import_module(module)
 
 
 def model_type_names() -> list[str]:
     """Every model-type name the zoo knows, sorted (imports no family)."""
-    return sorted(MODEL_TYPE_MODULES)
+    return sorted(MODEL_TYPES)
 
 
 def _known(name: str) -> str:
     key = str(name).lower()
-    if key not in MODEL_TYPE_MODULES:
+    if key not in MODEL_TYPES:
         raise UsageError(f"unknown model type '{name}' (known: {', '.join(model_type_names())})")
     return key
 
@@ -90,12 +78,12 @@ def get_model_type(name: str) -> type["ModelType"]:
     """Case-insensitive lookup that imports the type's family module alone: 'LSTM' and 'lstm' are the same."""
     key = _known(name)
     if key not in _MODEL_TYPES:
-        importlib.import_module(MODEL_TYPE_MODULES[key])
+        importlib.import_module(MODEL_TYPES[key][0])
     return _MODEL_TYPES[key]
 
 
 def get_model_flags(name: str) -> type["ModelFlags"]:
     """Case-insensitive lookup of a type's name and flags (`ModelFlags`, which the model type inherits), importing
     no TensorFlow: what the command line parses and --help lists."""
-    module, _, class_name = MODEL_TYPE_FLAGS[_known(name)].rpartition(".")
+    module, _, class_name = MODEL_TYPES[_known(name)][1].rpartition(".")
     return getattr(importlib.import_module(module), class_name)
