@@ -1,7 +1,7 @@
 """Generation speed of the zoo's `transformer`: key/value cache vs recomputing the prefix, and vs GPT-2.
 
 1. Cache vs recompute: the same model and the same compiled loop (`zoo.core.sampling.TokenGenerator.generate`),
-   once with the model type's generator (key/value cache; its step also XLA-compiled) and once
+   once with the model type's generator (key/value cache, as generate.py runs it) and once
    with a generator whose step re-runs the whole model on the prefix so far (what the seed and the
    public Keras example do), generating a piece of `--context` positions (1 primer + context-1 events).
 2. Against Hugging Face `transformers` GPT-2 of the same size (layers, width, heads, feed-forward,
@@ -32,7 +32,8 @@ from harness import REPO, describe, emit, measure
 VOCAB = 390  # the event encoding's vocab_size
 MEASUREMENTS = {
     "cache": "zoo transformer generator as generate.py runs it: key/value cache, attention over the filled "
-             "slots, one thread per op at small batches; on CPU the step is graph ops (XLA when a GPU is visible)",
+             "slots, one thread per op up to 8 sequences; on CPU the step is graph ops up to 8 sequences and "
+             "XLA above (XLA always when a GPU is visible)",
     "cache_xla": "the same with its step XLA-compiled on CPU too (TransformerGenerator(xla=True))",
     "cache_tf_threads": "cache with TensorFlow's own thread pools (every op split across all cores)",
     "recompute": "same loop, each step re-runs the whole model on the prefix (no cache)",

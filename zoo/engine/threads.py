@@ -26,8 +26,9 @@ def configure_threads(intra_op: int | None, inter_op: int | None, *, warn: bool 
     must run before TensorFlow executes its first op. `warn`: say so on stderr when TensorFlow had
     already started and the pools cannot change (off for defaults the user did not ask for).
 
-    Training keeps TensorFlow's defaults: with the zoo's LSTM and attention kernels they are the
-    fastest tried on 1 and 2 cores (bench/lstm_throughput.py, bench/transformer_training.py).
+    Training keeps TensorFlow's defaults: with the zoo's LSTM and attention kernels they were the
+    fastest tried on 2 cores (bench/lstm_throughput.py, bench/transformer_training.py); on 1 core
+    every choice is 1 / 1.
     """
     try:
         if intra_op:
