@@ -1,4 +1,4 @@
-"""Tests of zoo.music.audio: the built-in synth, WAV output and input, the fallback notice."""
+"""Tests of zoo.music.audio: the renderers' order, the built-in synth, WAV output and input, the fallback notice."""
 import wave
 
 import numpy as np
@@ -12,13 +12,43 @@ def small_score():
     melody = make_notes([60, 64, 67, 72], [0, 480, 960, 1440], [480, 960, 1440, 2400], [100, 80, 60, 127])
     drums = make_notes([36, 38], [0, 960], [240, 1200], [100, 90])
     # 120 qpm for 2 quarters, then 60 qpm: 2400 ticks = 1 s + 3 quarters at 1 s = 4 s
-    return Score(tracks=[Track("m", 0, False, melody), Track("d", 0, True, drums)], tempos=[Tempo(0, 120.0), Tempo(960, 60.0)])
+    return Score(tracks=[Track("m", 0, False, melody), Track("d", 0, True, drums)],
+                 tempos=[Tempo(0, 120.0), Tempo(960, 60.0)])
+
+
+needs_pip_renderer = pytest.mark.skipif(
+    not audio.pip_renderer.available() or audio.pip_renderer.pip_soundfont() is None,
+    reason="midirenderer and pretty_midi (requirements.txt) are not installed")
+
+
+def one_note(program: int, pitch: int, is_drum: bool = False) -> Score:
+    """One note held 2 s (1920 ticks at 120 qpm), velocity 100."""
+    return Score(tracks=[Track("x", program, is_drum, make_notes([pitch], [0], [1920], [100]))])
+
+
+def spectrum_shares(samples, f0, rate=22050):
+    """(share of the energy above 4.5 f0, share more than 3% of f0 away from every harmonic) of the first 2 s."""
+    x = samples[: 2 * rate]
+    power = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
+    harmonic = np.fft.rfftfreq(len(x), 1 / rate) / f0
+    off = (np.abs(harmonic - np.round(harmonic)) > 0.03) | (np.round(harmonic) == 0)
+    return power[harmonic > 4.5].sum() / power.sum(), power[off].sum() / power.sum()
 
 
 @pytest.fixture
 def builtin_synth(monkeypatch):
-    """Forces the fallback path and resets the once-per-process notice."""
+    """Forces the fallback path (no fluidsynth, no pip renderer) and resets the once-per-process notice."""
     monkeypatch.setattr(audio.shutil, "which", lambda name: None)
+    monkeypatch.setattr(audio.pip_renderer, "available", lambda: False)
+    monkeypatch.setattr(audio, "_notice_shown", False)
+
+
+@pytest.fixture
+def no_fluidsynth(monkeypatch):
+    """A machine after `pip install -r requirements.txt` alone: no fluidsynth, system SoundFont or $ZOO_SOUNDFONT."""
+    monkeypatch.setattr(audio.shutil, "which", lambda name: None)
+    monkeypatch.setattr(audio, "SOUNDFONT_PATHS", ())
+    monkeypatch.delenv("ZOO_SOUNDFONT", raising=False)
     monkeypatch.setattr(audio, "_notice_shown", False)
 
 
@@ -36,13 +66,53 @@ def test_render_wav_fallback(tmp_path, capsys, builtin_synth):
     samples = audio.render_wav(score, tmp_path / "a.wav", sample_rate=16000)
     audio.render_wav(score, tmp_path / "b.wav", sample_rate=16000)
     err = capsys.readouterr().err
-    assert err.count("fluidsynth or a GM SoundFont not found") == 1
+    assert err.count("rendering WAV with the built-in synth") == 1 and "midirenderer is not installed" in err
     with wave.open(str(tmp_path / "a.wav"), "rb") as file:
         assert file.getnchannels() == 1 and file.getsampwidth() == 2 and file.getframerate() == 16000
         assert file.getnframes() / 16000 == pytest.approx(4.0, abs=0.5)
         pcm = np.frombuffer(file.readframes(file.getnframes()), dtype="<i2")
     assert len(pcm) == len(samples)
     assert np.abs(pcm / 32767 - samples).max() < 1e-3
+
+
+@needs_pip_renderer
+def test_render_wav_uses_the_pip_soundfont_without_fluidsynth(tmp_path, capsys, no_fluidsynth):
+    """The default path renders a sampled piano, not the additive synth: energy above the 4th harmonic."""
+    score = one_note(0, 60)
+    samples = audio.render_wav(score, tmp_path / "a.wav")
+    assert capsys.readouterr().err == ""
+    with wave.open(str(tmp_path / "a.wav"), "rb") as file:
+        assert file.getnchannels() == 1 and file.getsampwidth() == 2 and file.getframerate() == 22050
+        assert file.getnframes() == len(samples) and 2.0 <= len(samples) / 22050 <= 4.5
+    assert np.abs(samples).max() > 0.02 and np.isfinite(samples).all()
+    high, _ = spectrum_shares(samples, 261.63)
+    assert high > 0.01 and spectrum_shares(audio.synthesize(score, 22050), 261.63)[0] < 1e-4
+    np.testing.assert_array_equal(samples, audio.render_wav(score, tmp_path / "b.wav"))  # deterministic
+
+
+@needs_pip_renderer
+def test_pip_soundfont_honours_programs_and_drums(tmp_path, no_fluidsynth):
+    def render(score):
+        return audio.render_wav(score, tmp_path / "x.wav")
+
+    def held(samples):  # loudness of the note's second half-second over its first
+        rms = [np.sqrt(np.mean(samples[i * 11025:(i + 1) * 11025] ** 2)) for i in (0, 1)]
+        return rms[1] / rms[0]
+
+    violin, piano = held(render(one_note(40, 69))), held(render(one_note(0, 69)))
+    assert violin > 0.8 and piano < 0.5  # a bowed violin holds its level, a piano decays
+    snare, low_piano = render(one_note(0, 38, is_drum=True)), render(one_note(0, 38))  # channel 10: GM snare
+    assert spectrum_shares(snare, 73.4)[1] > 0.5 and spectrum_shares(low_piano, 73.4)[1] < 0.2  # noise vs harmonics
+
+
+def test_render_wav_falls_back_to_the_synth_when_the_soundfont_fails(tmp_path, capsys, no_fluidsynth, monkeypatch):
+    bad = tmp_path / "bad.sf2"
+    bad.write_bytes(b"RIFF")
+    monkeypatch.setenv("ZOO_SOUNDFONT", str(bad))
+    samples = audio.render_wav(small_score(), tmp_path / "a.wav", sample_rate=8000)
+    np.testing.assert_array_equal(samples, audio.synthesize(small_score(), 8000))
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "renderers failed on this score with bad.sf2" in err
 
 
 def test_length_is_capped(builtin_synth, monkeypatch):
@@ -58,6 +128,10 @@ def test_soundfont_lookup(tmp_path, monkeypatch):
     monkeypatch.setenv("ZOO_SOUNDFONT", str(font))
     assert audio.find_soundfont() == font
     assert audio.find_soundfont(tmp_path / "missing.sf2") == font
+    monkeypatch.delenv("ZOO_SOUNDFONT")
+    monkeypatch.setattr(audio, "SOUNDFONT_PATHS", ())
+    assert audio.find_soundfont() == audio.pip_renderer.pip_soundfont()
+    assert audio.find_soundfont().name == "TimGM6mb.sf2"
 
 
 def test_fluidsynth_command(tmp_path, monkeypatch):

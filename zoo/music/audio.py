@@ -1,10 +1,12 @@
-"""`Score` -> audio: FluidSynth with a General MIDI SoundFont when installed, else a numpy synth; WAV files.
+"""`Score` -> audio: FluidSynth, else a pip SoundFont renderer, else a numpy synth; WAV files.
 
-`render_wav` writes a WAV file and returns the samples; `synthesize` is the built-in synth alone
-(additive harmonics with an exponential decay, noise bursts for drums), which needs nothing but
-numpy and follows the score's tempo map. `read_wav` is the one WAV reader (FluidSynth's output and
-users' recordings alike, within size, rate and length limits); `write_wav` and `write_limited_wav`
-write mono 16-bit files.
+`render_wav` writes a WAV file and returns the samples. It renders with General MIDI SoundFonts:
+FluidSynth when its binary is installed, else `zoo.music.soundfont` (midirenderer with the SoundFont
+that the pretty_midi wheel ships, both in requirements.txt); `synthesize` is the built-in synth alone
+(additive harmonics with an exponential decay, noise bursts for drums), which needs nothing but numpy
+and follows the score's tempo map, for machines with neither. `read_wav` is the one WAV reader
+(FluidSynth's output and users' recordings alike, within size, rate and length limits); `write_wav`
+and `write_limited_wav` write mono 16-bit files.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.errors import ScoreReadError
+from zoo.music import soundfont as pip_renderer
 from zoo.music.score import Score
 
 MAX_SECONDS = 600.0  # longer scores are cut here, so a bogus score cannot take unbounded memory
@@ -31,18 +34,17 @@ SOUNDFONT_PATHS = (
     "/usr/share/sounds/sf2/TimGM6mb.sf2",
     "/usr/share/soundfonts/default.sf2",
 )
-FALLBACK_NOTICE = (
-    "fluidsynth or a GM SoundFont not found: rendering with the built-in synth "
-    "(apt-get install fluidsynth fluid-soundfont-gm for realistic sound)"
-)
+FALLBACK_NOTICE = ("{reason}: rendering WAV with the built-in synth, which sounds crude "
+                   "(pip install -r requirements.txt for realistic General MIDI sound)")
 _HARMONICS = np.array([1.0, 0.5, 0.25, 0.125])
 _CHUNK_SAMPLES = 1 << 20
 _notice_shown = False
 
 
 def find_soundfont(soundfont: str | os.PathLike | None = None) -> Path | None:
-    """The SoundFont to use: `soundfont`, else $ZOO_SOUNDFONT, else a usual system path; None if none exists."""
-    for candidate in (soundfont, os.environ.get("ZOO_SOUNDFONT"), *SOUNDFONT_PATHS):
+    """The SoundFont to use: `soundfont`, else $ZOO_SOUNDFONT, else a usual system path, else the one the
+    pretty_midi package ships (`zoo.music.soundfont.pip_soundfont`); None if none exists."""
+    for candidate in (soundfont, os.environ.get("ZOO_SOUNDFONT"), *SOUNDFONT_PATHS, pip_renderer.pip_soundfont()):
         if candidate and Path(candidate).is_file():
             return Path(candidate)
     return None
@@ -52,37 +54,48 @@ def render_wav(score: Score, path: str | os.PathLike, sample_rate: int = 22050, 
                effects: bool = True) -> np.ndarray:
     """Renders `score` to a mono 16-bit WAV file and returns the samples.
 
-    Uses `fluidsynth` with a GM SoundFont (see `find_soundfont`) when both exist, otherwise the
-    built-in synth (printing a one-line notice on stderr once per process).
+    With a GM SoundFont (see `find_soundfont`), renders through `fluidsynth` when that binary is
+    installed, else through `zoo.music.soundfont` (pip packages alone); with neither, or when both fail,
+    uses the built-in synth (printing a one-line notice on stderr once per process). Every path is
+    deterministic and stops at `MAX_SECONDS`.
 
     Args:
         score: `Score`.
         path: str or PathLike, the `.wav` file to write.
         sample_rate: int, samples per second (default 22050).
         soundfont: str or PathLike or None, a `.sf2` file to prefer.
-        effects: bool, FluidSynth's reverb and chorus (off for dry data sets of single notes).
+        effects: bool, the renderer's reverb and chorus (off for dry data sets of single notes).
 
     Returns:
         float32 array [num_samples], values in [-1, 1].
     """
-    program = shutil.which("fluidsynth")
     font = find_soundfont(soundfont)
+    samples = None
+    program = shutil.which("fluidsynth")
     if program and font:
         samples = _render_fluidsynth(score, program, font, sample_rate, effects)
-        if samples is not None:
-            write_wav(samples, path, sample_rate)
-            return samples
-    _notice_fallback()
-    samples = synthesize(score, sample_rate)
+    if samples is None and font and pip_renderer.available():
+        try:
+            samples = pip_renderer.render_soundfont(score, font, sample_rate, effects, MAX_SECONDS)
+        except pip_renderer.SoundFontRenderError:
+            samples = None
+    if samples is None:
+        if font is None:
+            _notice_fallback("no General MIDI SoundFont found (pretty_midi, which ships one, is not installed)")
+        elif not pip_renderer.available():
+            _notice_fallback("midirenderer is not installed (and fluidsynth is not either)")
+        else:
+            _notice_fallback(f"the SoundFont renderers failed on this score with {font.name}")
+        samples = synthesize(score, sample_rate)
     write_wav(samples, path, sample_rate)
     return samples
 
 
-def _notice_fallback() -> None:
+def _notice_fallback(reason: str) -> None:
     global _notice_shown
     if not _notice_shown:
         _notice_shown = True
-        print(FALLBACK_NOTICE, file=sys.stderr)
+        print(FALLBACK_NOTICE.format(reason=reason), file=sys.stderr)
 
 
 def _render_fluidsynth(score: Score, program: str, font: Path, sample_rate: int, effects: bool = True

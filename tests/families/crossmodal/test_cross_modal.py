@@ -1,5 +1,4 @@
 """Cross-modal VAEs: likelihoods, the joint train step, save/reload, and the command lines end to end."""
-import shutil
 import wave
 
 import keras
@@ -12,8 +11,10 @@ from zoo.core.registry import get_model_type
 from zoo.data.dataset import TrainingData, load_split
 from zoo.encodings import encoding_from_config
 from zoo.families.crossmodal.crossmodal_layers import gaussian_kl
+from zoo.music import soundfont
 
-pytestmark = pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="the notes data needs fluidsynth")
+pytestmark = pytest.mark.skipif(not soundfont.available() or soundfont.pip_soundfont() is None,
+                                reason="the notes data needs midirenderer and pretty_midi (requirements.txt)")
 TINY = ["--hidden_dims_1", "32", "--hidden_dims_2", "16", "--dims", "4", "--adv_dim", "8"]
 
 

@@ -2,15 +2,16 @@
 
 The hierarchy's bound and layers are tested on the model itself in test_crossmodal_vae.py."""
 import json
-import shutil
 
 import numpy as np
 import pytest
 
 from zoo.cli import run_cli, training_main, zoo_main
 from zoo.core.checkpoints import load_model
+from zoo.music import soundfont
 
-needs_fluidsynth = pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="the notes data needs fluidsynth")
+needs_renderer = pytest.mark.skipif(not soundfont.available() or soundfont.pip_soundfont() is None,
+                                    reason="the notes data needs midirenderer and pretty_midi (requirements.txt)")
 TINY = ["--hidden_dims_1", "24", "16", "--hidden_num_1", "1", "2", "--hidden_dims_2", "12", "--hidden_num_2", "1",
         "--dims", "6", "4", "--adversarial", "1", "--adv_dim", "8"]
 
@@ -30,7 +31,7 @@ def hierarchy_run(tmp_path_factory):
     return root, data, common
 
 
-@needs_fluidsynth
+@needs_renderer
 def test_two_level_run_trains_resumes_loads_plays_and_evaluates(hierarchy_run, tmp_path, capsys):
     import zoo.cli as cli
 
@@ -71,7 +72,7 @@ def test_two_level_run_trains_resumes_loads_plays_and_evaluates(hierarchy_run, t
     assert np.load(weights / "h2" / "analysis" / "baseline_pca.npz")["components"].shape[1] == 4  # the top size
 
 
-@needs_fluidsynth
+@needs_renderer
 def test_hidden_sizes_must_match_the_latent_layers(hierarchy_run, tmp_path, capsys):
     _, data, _ = hierarchy_run
     base = ["-m", "crossmodal", "-n", "bad", "-p", str(data), "-w", str(tmp_path), "-t", str(tmp_path),

@@ -1,7 +1,7 @@
 """Cross-modal VAEs (latent-transcription): instrument audio <-> note labels, trained jointly.
 
 `-m crossmodal` trains `zoo.families.crossmodal.crossmodal_vae.CrossModalVAE` on the `notes` data set
-(rendered once into the data cache when FluidSynth and a GM SoundFont are installed, or made with
+(rendered once into the data cache with `zoo.music.soundfont`'s pip renderer and SoundFont, or made with
 `python -m zoo prepare --encoding notes -o DIR` and given with -p DIR). The original `lt_train.py` options keep
 their names and meanings; four of them are general training.py flags here: `--epochs` is `-e`,
 `--name` is `-n`, `--savedir` is `-w`, and `--dbroot` is the same as `-p` (a prepared folder).
@@ -46,22 +46,22 @@ from zoo.families.crossmodal.note_labels import INSTRUMENTS, LABELS, check_instr
 from zoo.families.crossmodal.notes_dataset import find_soundfonts
 from zoo.families.crossmodal.notes_encoding import NotesEncoding
 from zoo.families.crossmodal.play import latent_path, play
-from zoo.music import cqt
+from zoo.music import cqt, soundfont
 from zoo.music.score import Score
 
 
 def default_notes_data() -> Path:
-    """Every instrument's notes at the default options, rendered once into the data cache with the installed
-    SoundFont (the key names the options and the SoundFont file); DataError saying what to do without one."""
+    """Every instrument's notes at the default options, rendered once into the data cache with the pip renderer
+    and SoundFont (the key names the options, the renderer's version and recipe and the SoundFont's sha256);
+    DataError saying what to do without them."""
     try:
         font = find_soundfonts(None)[0]
     except DataError as error:
         raise DataError(f"no notes data: {error}; or make it elsewhere with `python -m zoo prepare --encoding notes "
                         "-o DIR` and train with -p DIR (or --dbroot)") from None
     encoding = NotesEncoding(soundfont=[str(font)])
-    stat = font.stat()
-    font_id = [str(font.resolve()), stat.st_size, stat.st_mtime_ns]
-    key = content_key("notes", encoding.to_config(), DEFAULT_SPLIT, font_id)
+    key = content_key("notes", encoding.to_config(), DEFAULT_SPLIT, soundfont.renderer_info(),
+                      soundfont.soundfont_info(font))
     return cached_dataset(key, lambda folder: encoding.build_dataset(folder, **DEFAULT_SPLIT),
                           f"the notes data set (every instrument, rendered with {font.name})")
 
