@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,3 +119,27 @@ def test_musical_metrics_batches_samples_and_skips_what_cannot_be_done(capsys):
     assert "does not sample pieces" in capsys.readouterr().err
     assert musical_metrics(_Sampler, None, {}, _Encoding(decodes=False), _split(), 4, seed=0) is None
     assert "cannot be decoded" in capsys.readouterr().err
+
+
+def test_a_run_whose_recorded_test_split_is_gone_resolves_its_data_again(trained_run, tmp_path, event_data, capfd):
+    """A run from another machine (or a preset on a fresh clone): config.json names a test split that is not
+    here, so its recorded flags resolve the data again; when they cannot either, one line says what to pass."""
+    weights, name = trained_run
+    copy = tmp_path / "weights"
+    shutil.copytree(weights / name, copy / name, ignore=shutil.ignore_patterns("evaluation.csv", "metrics.csv"))
+    config_path = copy / name / "config.json"
+    config = json.loads(config_path.read_text())
+    config["data"] = {key: str(tmp_path / "elsewhere" / Path(path).name) for key, path in config["data"].items()}
+    config_path.write_text(json.dumps(config))
+    argv = ["evaluate", "-n", name, "-w", str(copy), "--num_samples", "0"]
+    assert run_cli(zoo_main, argv) == 0
+    assert "recorded flags resolve to" in capfd.readouterr().err
+    row = list(csv.DictReader(open(copy / name / "evaluation.csv")))[-1]
+    assert row["test_data"] == str(event_data / "test.pkl") and row["pieces"] == "2"
+
+    config["args"]["data_path"] = str(tmp_path / "elsewhere" / "train.pkl")
+    config_path.write_text(json.dumps(config))
+    assert run_cli(zoo_main, argv) == 2
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: no test split for run '{name}'"), lines
+    assert "pass one with -p DATA/test.pkl" in lines[0] and "no training data at" in lines[0]

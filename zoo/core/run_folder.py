@@ -7,11 +7,16 @@
     weights/<name>/samples/           MIDI / WAV / PNG written in training and by generate.py
     weights/<name>/export/            SavedModel
     logs/<name>/                      TensorBoard
+
+A preset (a finished run committed under weights/<name>/ with a `preset.json`, zoo/core/presets.py) is
+read-only: what generate.py, `python -m zoo evaluate` and `python -m zoo export` write for it goes to
+`outputs/<name>/` (samples/, evaluation.csv, metrics.csv, export/) instead: `RunFolder.outputs`.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -25,6 +30,7 @@ _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # Everything else (the model, the data, the encoding) is the run's own, from its config.json.
 RESUMABLE_FLAGS = ("epochs", "max_steps", "patience", "min_delta")
 MAX_NAME_LENGTH = 100  # well under a file system's 255 bytes, with room for the suffixes of derived files
+PRESET_FILE = "preset.json"  # marks a run folder as a preset (read-only; zoo/core/presets.py reads it)
 
 
 def check_run_name(name: str) -> str:
@@ -72,9 +78,18 @@ class RunConfig(Mapping):
 
 @dataclasses.dataclass(frozen=True)
 class RunFolder:
+    """The folder of run `name` under `weights_root`, and where its logs and outputs go.
+
+    Training writes in `path` (config, model, checkpoints, backup, training samples). What is made from a
+    finished run (generate.py's samples, evaluation.csv, metrics.csv, the export) goes to `outputs`: the run
+    folder itself, or `outputs_root/<name>/` (relative to the working directory) for a preset, whose folder is
+    tracked by git and never written.
+    """
+
     weights_root: Path
     name: str
     logs_root: Path = Path("logs")
+    outputs_root: Path = Path("outputs")
 
     def __post_init__(self):
         check_run_name(self.name)
@@ -100,31 +115,56 @@ class RunFolder:
         return self.path / "backup"
 
     @property
+    def is_preset(self) -> bool:
+        """Whether the folder is a preset (holds preset.json): read-only, its outputs go to `outputs_root`."""
+        return (self.path / PRESET_FILE).is_file()
+
+    @property
+    def outputs(self) -> Path:
+        """Where this run's outputs go: the run folder, or `outputs_root/<name>/` for a preset."""
+        return Path(self.outputs_root) / self.name if self.is_preset else self.path
+
+    @property
     def samples(self) -> Path:
-        return self.path / "samples"
+        return self.outputs / "samples"
 
     @property
     def export(self) -> Path:
-        return self.path / "export"
+        return self.outputs / "export"
+
+    @property
+    def evaluation_csv(self) -> Path:
+        """`python -m zoo evaluate`'s numbers, one row per evaluation (read by `compare` and the cross-modal info)."""
+        return self.outputs / "evaluation.csv"
+
+    @property
+    def metrics_csv(self) -> Path:
+        """The last evaluation's musical metrics of samples beside the test split's."""
+        return self.outputs / "metrics.csv"
 
     @property
     def log_dir(self) -> Path:
         return Path(self.logs_root) / self.name
 
     def check_no_links(self, *paths: Path) -> None:
-        """RunError when a path the zoo is about to write in the run folder is a symbolic link.
+        """RunError when a path the zoo is about to write in the run folder (or its outputs) is a symbolic link,
+        or lies inside a preset's folder.
 
         A run folder from elsewhere (an unpacked archive) could hold `samples/` or `samples/NAME-sample-s0-0.mid`
         as a link to a folder or file outside it; writing through it would write outside the run.
-        `paths` are folders (checked with their entries) or files, inside this run's folder.
+        `paths` are folders (checked with their entries) or files, inside this run's folder or `outputs`.
         """
+        preset = self.is_preset
         for path in paths:
             path = Path(path)
-            try:
-                inside = path.relative_to(self.path)
-            except ValueError:
+            if preset and _inside(path, self.path):
+                raise RunError(f"{path} is inside preset '{self.name}' ({self.path}), which is read-only: "
+                               f"write to {self.outputs} or another folder")
+            root = next((folder for folder in (self.path, self.outputs) if _inside(path, folder)), None)
+            if root is None:
                 continue  # a folder the user named (--output_dir): theirs to choose
-            steps = [self.path.joinpath(*inside.parts[:i + 1]) for i in range(len(inside.parts))]
+            inside = Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
+            steps = [root.joinpath(*inside.parts[:i + 1]) for i in range(len(inside.parts))]
             entries = list(path.iterdir()) if path.is_dir() and not path.is_symlink() else []
             for candidate in steps + entries:
                 if candidate.is_symlink():
@@ -166,3 +206,12 @@ class RunFolder:
             if path.exists():  # a folder here (a SavedModel put in its place) is refused by the loader, by name
                 return path
         raise RunError(f"run '{self.name}' has no {which} model yet ({', '.join(str(p) for p in candidates)} missing)")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether `path` is `folder` or below it, compared as absolute paths (not following links)."""
+    try:
+        Path(os.path.abspath(path)).relative_to(os.path.abspath(folder))
+    except ValueError:
+        return False
+    return True

@@ -6,6 +6,11 @@ Two parts (specs/metrics.md §7):
 2. with `--num_samples N > 0`, the metrics of zoo.metrics on N sampled pieces beside the same metrics
    on the decoded test split, with their absolute difference: a table on screen and
    weights/NAME/metrics.csv (rewritten each time).
+Both files go to the run's output place (`RunFolder.outputs`): outputs/NAME/ for a preset, which is read-only.
+
+The test split is `-p`, else the one the run recorded in config.json; when that file is gone (a run from
+another machine, a preset on a fresh clone), the run's own recorded flags resolve its data again through the
+model type's `resolve_data` (the embedded corpora are prepared again, deterministically, into the data cache).
 """
 from __future__ import annotations
 
@@ -41,13 +46,13 @@ def evaluate(args: dict[str, Any]) -> dict[str, Any]:
     writes them to metrics.csv. Returns the evaluation.csv row plus "metrics" (rows, or None if skipped).
     """
     num_samples = int(args.get("num_samples") or 0)
-    run, config, model_type, encoding, model = load_run(args["weights_path"], args["name"], checkpoint=args["checkpoint"])
-    # A data path from config.json is as good as one from -p: user data, read by the restricted unpickler.
-    data_paths = config.get("data") if isinstance(config.get("data"), dict) else {}
-    test_path = args.get("data_path") or data_paths.get("test")
-    if not isinstance(test_path, str) or not Path(test_path).is_file():
-        raise DataError(f"no test split for run '{run.name}' (pass one with -p DATA/test.pkl)")
-    run.check_no_links(run.path / "metrics.csv", run.path / "evaluation.csv")
+    run, config, model_type, encoding, model = load_run(args["weights_path"], args["name"],
+                                                        checkpoint=args["checkpoint"])
+    test_path = args.get("data_path") or run_test_split(run.name, config, model_type)
+    if not Path(test_path).is_file():
+        raise DataError(f"no test split for run '{run.name}' ({test_path} is not a file; pass one with "
+                        "-p DATA/test.pkl)")
+    run.check_no_links(run.metrics_csv, run.evaluation_csv)
     split = load_split(test_path)
     if split.encoding != config["encoding"]:
         raise DataError(f"{test_path} was not encoded like run '{run.name}'s training data")
@@ -63,7 +68,7 @@ def evaluate(args: dict[str, Any]) -> dict[str, Any]:
     if rows is not None:
         print(format_metrics_table(rows, f"{num_samples} samples vs {len(split.pieces)} test pieces "
                                          f"({test_path}, {encoding.name} encoding)"))
-        metrics_path = run.path / "metrics.csv"
+        metrics_path = run.metrics_csv
         write_metrics_csv(rows, metrics_path)
         print(f"wrote {metrics_path}", file=sys.stderr)
 
@@ -77,10 +82,38 @@ def evaluate(args: dict[str, Any]) -> dict[str, Any]:
         "seed": int(args.get("seed") or 0),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    csv_path = run.path / "evaluation.csv"
+    csv_path = run.evaluation_csv
     append_csv_row(csv_path, result)
     print(f"appended to {csv_path}", file=sys.stderr)
     return {**result, "metrics": rows}
+
+
+def run_test_split(name: str, config: dict[str, Any], model_type) -> str:
+    """The test split run `name` recorded in config.json; when that file is gone (a run from another machine, a
+    preset on a fresh clone), the test split of the data its recorded flags resolve to (`model_type.resolve_data`).
+
+    A data path from config.json is as good as one from -p: user data, read by the restricted unpickler.
+    DataError, one line naming what to pass, when neither gives one.
+    """
+    data_paths = config.get("data") if isinstance(config.get("data"), dict) else {}
+    recorded = data_paths.get("test")
+    if isinstance(recorded, str) and Path(recorded).is_file():
+        return recorded
+    why = f"{recorded} is not here" if isinstance(recorded, str) else "config.json names none"
+    args = config.get("args")
+    test_path = None
+    if isinstance(args, dict):
+        try:
+            test_path = model_type.resolve_data(dict(args)).paths.get("test")
+        except (ZooError, KeyError, OSError) as error:  # data gone, or a flag an older run did not record
+            why += f", and its recorded flags do not resolve its data ({type(error).__name__}: {str(error)[:160]})"
+        else:
+            why += ", and the data its recorded flags resolve to has no test split" if test_path is None else ""
+    if test_path is None or not Path(test_path).is_file():
+        raise DataError(f"no test split for run '{name}' ({why}; pass one with -p DATA/test.pkl)")
+    print(f"note: {why}; using the test split of the data the run's recorded flags resolve to: {test_path}",
+          file=sys.stderr)
+    return str(test_path)
 
 
 def draw_samples(model_type, model, config: dict[str, Any], encoding, num_samples: int, seed: int,

@@ -25,8 +25,10 @@ from zoo.errors import UsageError
 
 
 def export(args: dict[str, Any]) -> Path:
-    """Writes the run's SavedModel to `--output` (default weights/NAME/export/); returns the folder."""
-    run, config, model_type, encoding, model = load_run(args["weights_path"], args["name"], checkpoint=args["checkpoint"])
+    """Writes the run's SavedModel to `--output` (default weights/NAME/export/, outputs/NAME/export/ for a preset);
+    returns the folder."""
+    run, config, model_type, encoding, model = load_run(args["weights_path"], args["name"],
+                                                        checkpoint=args["checkpoint"])
     export_format = args.get("format", "savedmodel")
     if export_format != "savedmodel":
         if export_format not in model_type.export_formats:  # before the name goes into a path
@@ -34,6 +36,7 @@ def export(args: dict[str, Any]) -> Path:
             raise UsageError(f"model type '{model_type.name}' has no export format '{export_format}' (known: {known})")
         output = Path(args["output"]) if args.get("output") else run.export.with_name(f"export-{export_format}")
         run.check_no_links(output)
+        output.parent.mkdir(parents=True, exist_ok=True)  # outputs/NAME/ of a preset may not exist yet
         return model_type.write_export(export_format, model, RunConfig.from_dict(config), encoding, output)
     endpoints = model_type.export_endpoints(model, RunConfig.from_dict(config))
     if not endpoints:

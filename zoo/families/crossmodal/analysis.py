@@ -15,7 +15,7 @@ Baseline: PCA of the training mixtures to the latent size, then an MLP classifie
 VAE's hidden sizes, BatchNorm + ReLU, cross-entropy on logits). It trains on the notes the model
 trained on: with `--pitch_shift K`, every training note at every transposition up to K semitones. Writes `analysis/metrics.csv`,
 `analysis/confusion-*.png`, `analysis/latent.png` (and audio examples with `--generate_audio`)
-into the run folder.
+into the run folder (outputs/NAME/ for a preset: `RunFolder.outputs`).
 
 With a hierarchy of latent layers (several `--dims`), reconstruction decodes each modality from its
 bottom (first) layer's posterior mean (the ELBO's reconstruction path), transfer goes through the
@@ -204,8 +204,10 @@ def train_classifier(features: np.ndarray, y: np.ndarray, config: dict[str, Any]
 
 # ---------------------------------------------------------------- the hook
 def analyse(model, config, encoding: NotesEncoding, split, args, run) -> dict[str, float]:
-    """The `evaluate` hook: metrics averaged over `--nb_passes`, CSV and PNGs in weights/NAME/analysis/."""
-    out = run.path / "analysis"
+    """The `evaluate` hook: metrics averaged over `--nb_passes`, CSV and PNGs in weights/NAME/analysis/ (a preset's
+    in outputs/NAME/analysis/)."""
+    out = run.outputs / "analysis"
+    run.check_no_links(out)
     out.mkdir(parents=True, exist_ok=True)
     mode = args.get("random_mode") or config["random_mode"]
     numbers: dict[str, float] = {}

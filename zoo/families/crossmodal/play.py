@@ -164,7 +164,7 @@ def _final_errors(run, config: dict[str, Any]) -> list[str]:
     """The last evaluation.csv row, one line per direction with its metrics named (lt_play's "final errors")."""
     import csv
 
-    evaluation = run.path / "evaluation.csv"
+    evaluation = run.evaluation_csv  # where `python -m zoo evaluate` wrote it (outputs/NAME/ for a preset)
     rows = []
     if evaluation.is_file():
         with open(evaluation, newline="") as file:
