@@ -9,6 +9,7 @@ afresh and the epochs count from 0. The seeds' own spellings map onto it in thei
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import keras
 from zoo.core.checkpoints import check_weights_file
 from zoo.core.model_type import ModelType
 from zoo.core.run_folder import RunFolder
+from zoo.encodings import get_encoding_class
 from zoo.errors import RunError, UsageError
 
 CHECKPOINTS = ("best", "last", "final")
@@ -62,17 +64,58 @@ def resolve_init_from(spec: str, weights_root: str | Path, model_type: type[Mode
 
 
 def check_compatible(source: WarmStartSource, encoding_config: dict[str, Any]) -> None:
-    """UsageError naming the settings that differ when `source` is a run whose data was encoded otherwise."""
+    """UsageError, in one line naming the settings that differ, when `source` is a run whose data was encoded otherwise.
+
+    Only the two encoding configs are compared: the source's data (which a preset does not ship) is never read.
+    Options the encoding class lists in `data_options` say which data was made and what was measured on it (the
+    notes encoding's rendering and normalisation statistics), not how a piece is represented: differences there
+    pass, with a note on stderr that the new run uses its own data's.
+    """
     if source.run_config is None:
         return  # a bare file says nothing of it: its weight shapes are checked on loading
-    their_encoding = source.run_config.get("encoding") or {}
-    if their_encoding != encoding_config:
-        keys = sorted(set(their_encoding) | set(encoding_config))
-        differing = [key for key in keys if their_encoding.get(key) != encoding_config.get(key)]
-        shown = "; ".join(f"{key}: {_short(their_encoding.get(key))} there, {_short(encoding_config.get(key))} here"
-                          for key in differing[:3])
-        raise UsageError(f"--init_from {source.spec}: its data was encoded differently ({shown}); prepare the new "
-                         "data with the same encoding settings")
+    theirs = dict(source.run_config.get("encoding") or {})
+    ours = dict(encoding_config)
+    if theirs.get("name") and ours.get("name") and theirs["name"] != ours["name"]:
+        raise UsageError(f"--init_from {source.spec}: that run trained on '{theirs.get('name')}' data and this data "
+                         f"holds the '{ours.get('name')}' encoding (prepare it with --encoding {theirs.get('name')})")
+    keys = sorted(set(theirs) | set(ours))
+    differing = [key for key in keys if theirs.get(key) != ours.get(key)]
+    tolerated = [key for key in differing if key in _data_options(ours.get("name"))]
+    differing = [key for key in differing if key not in tolerated]
+    if differing:
+        shown = "; ".join(_difference(key, theirs.get(key), ours.get(key)) for key in differing[:3])
+        more = f" (and {len(differing) - 3} more)" if len(differing) > 3 else ""
+        raise UsageError(f"--init_from {source.spec}: its data was encoded differently ({shown}{more}); prepare the "
+                         f"new data with the same '{ours.get('name')}' settings (the source's are in its "
+                         "config.json, 'encoding')")
+    if tolerated:
+        print(f"note: --init_from {source.spec}: its data differ in {', '.join(tolerated)} (what was rendered or "
+              "measured, not the encoding); the new run uses its own data's", file=sys.stderr)
+
+
+def _data_options(name: Any) -> tuple[str, ...]:
+    """The encoding's `data_options` (see `check_compatible`); () for an encoding that names none or is unknown."""
+    try:
+        return tuple(getattr(get_encoding_class(str(name)), "data_options", ()))
+    except UsageError:
+        return ()
+
+
+def _difference(key: str, theirs: Any, ours: Any) -> str:
+    """'KEY: THEIRS there, OURS here', a list (a learnt vocabulary) said by its size and an entry that differs."""
+    if isinstance(theirs, list) and isinstance(ours, list):
+        known = {repr(value) for value in theirs}
+        new = [value for value in ours if repr(value) not in known]
+        mine = {repr(value) for value in ours}
+        gone = [value for value in theirs if repr(value) not in mine]
+        if new:
+            detail = f", {len(new)} of them new (e.g. {_short(new[0])})"
+        elif gone:
+            detail = f", {len(gone)} of the source's absent (e.g. {_short(gone[0])})"
+        else:
+            detail = ", in another order"
+        return f"{key}: {len(theirs)} entries there, {len(ours)} here{detail}"
+    return f"{key}: {_short(theirs)} there, {_short(ours)} here"
 
 
 def _short(value: Any) -> str:

@@ -45,7 +45,9 @@ class NotesEncoding(Encoding):
         pitch_step: int, render every n-th pitch of each range (1: all; more for a quick, small set).
         dynamics: list of str, subset of pp p mf f ff to render (class indices stay those of all five).
         note_seconds: float, how long each note is held (>= 0.9 s so frames 10-25 are inside it).
-        soundfont: list of str or None, GM SoundFont(s) to render with (None: the first one installed).
+        soundfont: list of str or None, GM SoundFont(s) to render with (None: pretty_midi's TimGM6mb.sf2).
+        renderer: dict or None, what rendered the data set (`zoo.music.soundfont.renderer_info` plus each
+            SoundFont's file name and sha256), recorded when it is built.
         log_mean, log_scale: float or None, normalisation of log magnitudes, x = (log|X| - mean) / scale,
             measured on the training split when the data set is built.
         transform: dict or None, the constant-Q parameters the data was made with (checked).
@@ -53,10 +55,14 @@ class NotesEncoding(Encoding):
 
     name: ClassVar[str] = "notes"
     synthesises_data: ClassVar[bool] = True
+    # Which notes were rendered, how, and what was measured on them: not how a frame is represented. A warm start
+    # (--init_from) onto notes data that differ in these goes ahead, with a note (zoo/engine/warm_start.py).
+    data_options: ClassVar[tuple[str, ...]] = ("instruments", "pitch_step", "dynamics", "note_seconds", "soundfont",
+                                               "renderer", "log_mean", "log_scale")
 
     def __init__(self, instruments=tuple(INSTRUMENTS), pitch_step: int = 1, dynamics=DYNAMICS,
                  note_seconds: float = 1.0, soundfont=None, log_mean: float | None = None,
-                 log_scale: float | None = None, transform: dict | None = None):
+                 log_scale: float | None = None, transform: dict | None = None, renderer: dict | None = None):
         self.instruments = check_instruments(instruments)
         if int(pitch_step) < 1:
             raise UsageError(f"--pitch_step must be at least 1 (got {pitch_step})")
@@ -69,6 +75,7 @@ class NotesEncoding(Encoding):
             raise UsageError(f"--note_seconds must be between 0.9 and 10 (got {note_seconds})")
         self.note_seconds = float(note_seconds)
         self.soundfont = list(soundfont) if soundfont else None
+        self.renderer = dict(renderer) if renderer else None
         self.log_mean = None if log_mean is None else float(log_mean)
         self.log_scale = None if log_scale is None else float(log_scale)
         if transform is not None and dict(transform) != TRANSFORM:
@@ -90,12 +97,13 @@ class NotesEncoding(Encoding):
         parser.add_argument("--note_seconds", type=float, default=1.0, help="how long each note is held")
         parser.add_argument("--soundfont", nargs="+", default=None,
                             help="GM SoundFont file(s); several give several renderings of each note "
-                                 "(default: the first of FluidR3_GM.sf2, TimGM6mb.sf2 installed)")
+                                 "(default: pretty_midi's TimGM6mb.sf2, the same on every machine)")
 
     def to_config(self) -> dict[str, Any]:
         return {"name": self.name, "instruments": self.instruments, "pitch_step": self.pitch_step,
                 "dynamics": self.dynamics, "note_seconds": self.note_seconds, "soundfont": self.soundfont,
-                "log_mean": self.log_mean, "log_scale": self.log_scale, "transform": dict(TRANSFORM)}
+                "log_mean": self.log_mean, "log_scale": self.log_scale, "transform": dict(TRANSFORM),
+                "renderer": self.renderer}
 
     def build_dataset(self, output_dir, valid_fraction: float, test_fraction: float, seed: int) -> dict:
         """Renders, analyses and splits (by note) the data set into `output_dir`; returns the manifest."""

@@ -49,11 +49,13 @@ class LeadSheetFlags(ModelFlags):
     def add_generate_arguments(cls, parser: argparse._ArgumentGroup) -> None:
         parser.add_argument("--generate", action="store_true",
                             help="sample over the chords of random segments of the run's validation data "
-                                 "(default: over a ii-V-I chart)")
+                                 "(default: over the run folder's primer.ls, else a ii-V-I chart)")
         parser.add_argument("--generate_over", nargs=2, default=None, metavar=("SOURCE", "DIV_WIDTH"),
                             help="sample over the chord changes of SOURCE (.ls or any score with chords) in "
                                  "independent chunks of DIV_WIDTH (Nbar, steps, or 'full')")
-        parser.add_argument("--bars", type=positive_int, default=4, help="length of the default ii-V-I chart in bars")
+        parser.add_argument("--bars", type=positive_int, default=None,
+                            help="length in bars of the default chart: the run folder's primer.ls repeated or cut "
+                                 "(default: as written), else the ii-V-I chart (default 4)")
 
 
 class SimpleFlags(LeadSheetFlags):

@@ -2,11 +2,12 @@
 
 A grid is {"root" [B, T] int32, "chord" [B, T, 12] float32} plus, where its source has a melody,
 {"pitch" [B, T], "onset" [B, T]} (the stored-piece layout of leadsheet_encoding.py). Grids come from a
-chord chart (`chart_grid`, the ii-V-I `DEFAULT_CHART` by default), from the chunks of a score
-(`--generate_over`, `source_chunks`) or from random segments of the validation data (`--generate`,
-`split_chunks`); `sample_over` runs the compiled `LeadSheetGenerator` over them and `write_generated`
-writes what generate.py promises: per chunk a lead sheet with its MIDI/WAV/PNG, its source line and
-its .npy diagnostics, named by `zoo.music.io.output_stem`.
+chord chart (`chart_grid`, the ii-V-I `DEFAULT_CHART` by default), from the run folder's own `primer.ls`
+(`primer_chunks`, the default when the folder has one), from the chunks of a score (`--generate_over`,
+`source_chunks`) or from random segments of the validation data (`--generate`, `split_chunks`);
+`sample_over` runs the compiled `LeadSheetGenerator` over them and `write_generated` writes what generate.py
+promises: per chunk a lead sheet with its MIDI/WAV/PNG, its source line and its .npy diagnostics, named by
+`zoo.music.io.output_stem`.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import tensorflow as tf
 from zoo.atomic import atomic_path
 from zoo.core.model_cache import per_model
 from zoo.data.dataset import EncodedSplit
-from zoo.errors import DataError, EncodingError, ScoreReadError, UsageError
+from zoo.errors import DataError, EncodingError, RunError, ScoreReadError, UsageError
 from zoo.families.leadsheet import leadsheet_encoding as ls
 from zoo.families.leadsheet.leadsheet_data import long_enough, parse_time, segment_starts
 from zoo.families.leadsheet.leadsheet_network import LeadSheetGenerator
@@ -28,6 +29,10 @@ from zoo.music.chords import chord_root_and_type, parse_chord
 from zoo.music.score import Score
 
 DEFAULT_CHART = ("Dm7", "G7", "CM7", "CM7")  # sample_scores' chords, one per bar
+DEFAULT_BARS = 4  # bars of DEFAULT_CHART that generate.py plays over without --bars
+# A run folder's own chart (and melody, which compae answers): generate.py's default when the folder has one. A
+# preset ships one of ours (zoo/families/leadsheet/primers/), never a lead sheet of its (GPL) training data.
+PRIMER_FILE = "primer.ls"
 
 
 def chart_grid(chart: tuple[str, ...], bars: int) -> dict[str, np.ndarray]:
@@ -99,6 +104,21 @@ def source_chunks(source: str, width: str) -> tuple[dict[str, np.ndarray], list[
         lengths.append(min(step, total - s))
     lines = [f"{source}: starting at {s} = bar {s / ls.STEPS_PER_BAR:g}" for s in starts]
     return stack_grids(chunks), lengths, lines
+
+
+def primer_chunks(path: Path, bars: int | None, count: int) -> tuple[dict[str, np.ndarray], list[int], list[str]]:
+    """The run's primer (`PRIMER_FILE`) as `count` equal chunks: (grid, lengths, source lines) of its chords and
+    melody, as written or repeated (cut) to `bars` bars; RunError when it does not read as a 4/4 lead sheet."""
+    from zoo.music.io import load_score
+
+    try:
+        grid = ls.score_to_grid(load_score(path))
+    except (ScoreReadError, EncodingError) as error:
+        raise RunError(f"the run's primer {path} is not a usable lead sheet ({error}); fix or remove it") from None
+    length = len(grid["root"]) if bars is None else bars * ls.STEPS_PER_BAR
+    idx = np.arange(length) % len(grid["root"])
+    chunk = ls.window({k: v[idx] for k, v in grid.items()}, 0, length)
+    return stack_grids([chunk] * count), [length] * count, [f"{path}: starting at 0 = bar 0"] * count
 
 
 def split_chunks(split: EncodedSplit, seg_len: int, seg_step: int, num_outputs: int,

@@ -23,7 +23,7 @@ import tensorflow as tf
 from zoo.core.checkpoints import check_weights_file
 from zoo.core.model_type import ModelType
 from zoo.core.optimizers import make_optimizer
-from zoo.data.dataset import EncodedSplit, TrainingData
+from zoo.data.dataset import EncodedSplit, TrainingData, split_paths
 from zoo.errors import DataError, RunError, UsageError
 from zoo.families.leadsheet import leadsheet_encoding as ls
 from zoo.families.leadsheet.experts import SummedNLL, nll_per_step
@@ -36,10 +36,13 @@ from zoo.families.leadsheet.leadsheet_data import (
 )
 from zoo.families.leadsheet.leadsheet_flags import LeadSheetFlags
 from zoo.families.leadsheet.leadsheet_generation import (
+    DEFAULT_BARS,
     DEFAULT_CHART,
+    PRIMER_FILE,
     chart_grid,
     generator_of,
     grid_score,
+    primer_chunks,
     sample_over,
     source_chunks,
     split_chunks,
@@ -222,19 +225,37 @@ class LeadSheetModelType(LeadSheetFlags, ModelType):
         return [grid_score(c, r, h) for c, r, h in zip(chosen, roots, chords)]
 
     @classmethod
-    def _chunks(cls, args, config):
+    def _chunks(cls, args, config, run):
         """(grid, real lengths, source lines) for the chosen source: grid = {"root" [B, T], "chord" [B, T, 12]}
-        plus, where the source has a melody, {"pitch" [B, T], "onset" [B, T]} (the stored-piece layout)."""
+        plus, where the source has a melody, {"pitch" [B, T], "onset" [B, T]} (the stored-piece layout).
+
+        Without --generate/--generate_over: the run folder's `primer.ls` when it has one (a preset's chart), else
+        `default_grid`; neither reads the run's data, which a preset does not ship."""
         if args.get("generate_over"):
             return source_chunks(*args["generate_over"])
         if args.get("generate"):
+            cls._check_generate_data(config)
             data = cls.resolve_data({**config, "validation_split": config.get("validation_split")})
             return split_chunks(data.valid, config["segment_len_steps"], config["segment_step_steps"],
                                 args["num_outputs"], args["seed"])
-        grid = cls.default_grid(args["bars"])
-        n = args["num_outputs"]
+        n, primer = args["num_outputs"], run.path / PRIMER_FILE
+        if primer.is_file():
+            return primer_chunks(primer, args.get("bars"), n)
+        grid = cls.default_grid(args.get("bars") or DEFAULT_BARS)
         lines = [f"{' | '.join(DEFAULT_CHART)} |: starting at 0 = bar 0"] * n
         return {k: np.repeat(v[None], n, 0) for k, v in grid.items()}, [len(grid["root"])] * n, lines
+
+    @staticmethod
+    def _check_generate_data(config) -> None:
+        """--generate draws segments of the data the run's flags name: DataError naming the first that is not here
+        (a preset's config.json names the folders and pickles of the machine that trained it)."""
+        named = [*(config.get("dataset") or []), *([config["validation"]] if config.get("validation") else [])]
+        if config.get("data_path"):
+            named.append(split_paths(config["data_path"])["train"])
+        missing = next((str(path) for path in named if not Path(path).exists()), None)
+        if missing:
+            raise DataError(f"--generate draws segments of the run's data, which is not here ({missing}); use "
+                            "--generate_over FILE DIV_WIDTH, or no flag for the run's default chords")
 
     @classmethod
     def default_grid(cls, bars: int) -> dict[str, np.ndarray]:
@@ -257,7 +278,7 @@ class LeadSheetModelType(LeadSheetFlags, ModelType):
         "sample", seed, index)`."""
         if args.get("generate") and args.get("generate_over"):
             raise UsageError("--generate and --generate_over exclude each other")
-        grid, lengths, lines = cls._chunks(args, config)
+        grid, lengths, lines = cls._chunks(args, config, run)
         chosen, probs, info = cls._sample(model, config, grid, args["seed"])
         return write_generated(Path(args["output_dir"]), run.name, args["seed"], grid, lengths, lines, chosen, probs,
                                info)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -230,29 +231,40 @@ class MultINN(MultINNFlags, ModelType):
         return [encoding.decode(roll) for roll in rolls]
 
     @classmethod
-    def intros(cls, config: RunConfig, encoding: Encoding, split: str, beats: int, count: int, seed: int
+    def intros(cls, config: RunConfig, encoding: Encoding, split: str | None, beats: int, count: int, seed: int
                ) -> np.ndarray:
-        """float32 [count, steps, D, K]: the first `beats` beats of pieces of the run's `split`, drawn with `seed`."""
+        """float32 [count, steps, D, K]: the first `beats` beats of pieces of the run's `split`, drawn with `seed`.
+
+        `split` None (generate.py's default): the test split when it is here, else no intro, with a note on stderr
+        (a preset's config.json names the data of the machine that trained it). A split named by --intro_from
+        that is not here is a DataError.
+        """
         steps = encoding.beats_to_steps(beats)
         shape = (encoding.num_dims, encoding.num_tracks)
+        none = np.zeros((count, 0, *shape), np.float32)
         if split == "none" or steps == 0:
-            return np.zeros((count, 0, *shape), np.float32)
-        path = config.data.get(split)
+            return none
+        path = config.data.get(split or "test")
         if not path or not Path(path).is_file():
-            raise DataError(f"the run has no {split} split to take intros from (use --intro_from none or another split)")
+            where = f"({path})" if path else "(the run records none)"
+            if split is None:
+                print(f"note: test split not found {where}; sampling from scratch (no intro)", file=sys.stderr)
+                return none
+            raise DataError(f"--intro_from {split}: the run's {split} split is not here {where}; use --intro_from "
+                            "none to start from nothing")
         pieces = [p for p in load_split(path).pieces if np.asarray(p).shape[1:] == shape and len(p) >= steps]
         if not pieces:
-            raise DataError(f"no piece of the {split} split is {beats} beats long: use fewer --intro_beats")
+            raise DataError(f"no piece of the {split or 'test'} split is {beats} beats long: use fewer --intro_beats")
         order = np.random.default_rng(seed).permutation(len(pieces))
         return np.stack([np.asarray(pieces[order[i % len(order)]][:steps], np.float32) for i in range(count)])
 
     @classmethod
     def generate(cls, args, run, config, encoding, model) -> list[Path]:
-        if args["sample_beats"] < args["intro_beats"]:
+        intro = cls.intros(config, encoding, args.get("intro_from"), args["intro_beats"],
+                           args["num_outputs"], args["seed"])
+        if intro.shape[1] and args["sample_beats"] < args["intro_beats"]:
             raise UsageError(f"--sample_beats {args['sample_beats']} is shorter than the --intro_beats "
                              f"{args['intro_beats']} intro: generate at least as many beats as the intro has")
-        intro = cls.intros(config, encoding, args["intro_from"], args["intro_beats"],
-                           args["num_outputs"], args["seed"])
         rolls = cls.sample_rolls(model, encoding, intro, args["sample_beats"], args["seed"], args["temperature"])
         return write_pieces((encoding.decode(roll) for roll in rolls), args["output_dir"], run.name, "sample",
                             args["seed"])

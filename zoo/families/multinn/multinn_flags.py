@@ -54,7 +54,8 @@ class MultINNFlags(ModelFlags):
         parser.add_argument("--intro_beats", type=non_negative_int, default=8,
                             help="beats of each intro (0: start from nothing)")
         parser.add_argument("--sample_beats", type=positive_int, default=88, help="beats generated after the intro")
-        parser.add_argument("--intro_from", choices=["test", "valid", "train", "none"], default="test",
-                            help="split of the run's data whose pieces' openings are the intros (none: no intro)")
+        parser.add_argument("--intro_from", choices=["test", "valid", "train", "none"], default=None,
+                            help="split of the run's data whose pieces' openings are the intros (none: no intro; "
+                                 "default: test, or none with a note when the run's test split is not here)")
         parser.add_argument("--temperature", type=positive_float, default=1.0,
                             help="sampling temperature (divides the NADE logits / RBM energies)")

@@ -40,13 +40,17 @@ def roll_dataset(rolls: list[np.ndarray], batch_size: int, shuffle: bool, seed: 
 
 
 def intro_rolls(args: dict[str, Any], run, config: RunConfig, count: int) -> np.ndarray:
-    """[count, P, 88] intros from the run's test split (P = --intro_frames; P = 0: no intro)."""
+    """[count, P, 88] intros from the run's test split (P = --intro_frames; P = 0, the default: no intro, so
+    generating needs no data). DataError when --intro_frames asks for a test split that is not here (a preset's
+    config.json names the data of the machine that trained it)."""
     frames = args.get("intro_frames") or 0
     if frames == 0:
         return np.zeros((count, 0, NUM_KEYS), np.float32)
     test_path = config.data.get("test")
     if not test_path or not Path(test_path).is_file():
-        raise DataError(f"run '{run.name}' has no test split to take an intro from")
+        where = f"({test_path})" if test_path else "(the run records none)"
+        raise DataError(f"--intro_frames {frames}: the test split of run '{run.name}' is not here {where}; use "
+                        "--intro_frames 0 to sample from nothing")
     pieces = load_split(test_path).pieces
     intros = []
     for i in range(count):
@@ -54,6 +58,7 @@ def intro_rolls(args: dict[str, Any], run, config: RunConfig, count: int) -> np.
         if not 0 <= index < len(pieces):
             raise UsageError(f"--intro_index {index} is outside the {len(pieces)} test sequences")
         if len(pieces[index]) < frames:
-            raise UsageError(f"test sequence {index} has {len(pieces[index])} frames, fewer than --intro_frames {frames}")
+            raise UsageError(f"test sequence {index} has {len(pieces[index])} frames, fewer than --intro_frames "
+                             f"{frames}")
         intros.append(pieces[index][:frames])
     return np.stack(intros).astype(np.float32)
