@@ -1,4 +1,4 @@
-"""Command lines: training.py, generate.py and `python -m zoo {prepare,export,evaluate}`.
+"""Command lines: training.py, generate.py and `python -m zoo {prepare,export,evaluate,presets,compare}`.
 
 Thin on purpose: parse flags, check them against the registry, call the library. Library errors
 (`ZooError`) become one line on stderr and exit code 2; nothing prints a traceback for bad input.
@@ -15,10 +15,14 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from zoo.core.flags import fraction, non_negative_float, non_negative_int, positive_float, positive_int
-from zoo.core.run_folder import RESUMABLE_FLAGS
+from zoo.core.run_folder import RESUMABLE_FLAGS, RunFolder
 from zoo.errors import UsageError, ZooError
 
 EXIT_BAD_INPUT = 2
+# General training.py flags that shape the model (the transformer's attention span defaults to -s): a fine-tune
+# from a run takes them from the run, with the type's own flags. (The encoding comes from the data, checked
+# against the source's by the warm start.)
+SHAPE_FLAGS = ("seq_len",)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,16 +66,19 @@ def _lower(text: str) -> str:
 
 
 def run_cli(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> int:
-    """Runs `main`, turning ZooError into `error: ...` on stderr and exit code 2."""
+    """Runs `main`, turning ZooError into `error: ...` on stderr and exit code 2.
+
+    `main` may return an exit code (an int) when it has said what went wrong itself (`presets --check`).
+    """
     try:
-        main(argv)
+        result = main(argv)
     except ZooError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
 
 
 # ---------------------------------------------------------------- training.py
@@ -139,7 +146,9 @@ def _model_flags(model_type) -> _Parser:
 
 
 def parse_training_args(argv: Sequence[str] | None = None) -> dict:
-    """Parses training.py flags; a flag of another model type is a UsageError naming its owner. Imports no TensorFlow."""
+    """Parses training.py flags; a flag of another model type is a UsageError naming its owner.
+
+    Imports no TensorFlow."""
     from zoo.core.registry import get_model_flags, model_type_names
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -162,6 +171,9 @@ def parse_training_args(argv: Sequence[str] | None = None) -> dict:
         raise UsageError(f"unrecognized argument {rest[0]} (see training.py -m {model_type.name} --help)")
     merged = {**vars(args), **vars(own)}
     merged["jit_compile"] = {"auto": "auto", "true": True, "false": False}[merged["jit_compile"]]
+    if merged["init_from"] and not merged["resume_auto"]:
+        given = _given_flags(general, argv) | _given_flags(_model_flags(model_type), argv)
+        merged.update(_source_model_flags(merged, [*vars(own), *SHAPE_FLAGS], given))
     if merged["resume_auto"]:
         # A resume keeps the run's own length of training unless the command line changes it: a default
         # (10 epochs, or the type's) must not replace the count the run was started with.
@@ -170,6 +182,30 @@ def parse_training_args(argv: Sequence[str] | None = None) -> dict:
             if name not in given:
                 merged[name] = None
     return merged
+
+
+def _source_model_flags(args: dict, names: list[str], given: set[str]) -> dict:
+    """The flags `names` of the run that `--init_from RUN` names, where the command line does not give them.
+
+    A fine-tuned model is the source's model: `--init_from bach-transformer -p mine/` needs no size flags.
+    Nothing for a model file or a run of another type (the warm start names that mismatch).
+    """
+    spec = args["init_from"]
+    if spec.endswith((".keras", ".h5")) or Path(spec).is_file():
+        return {}
+    name = spec.partition(":")[0]
+    try:
+        source = RunFolder(Path(args["weights_path"]), name).load_config()
+    except ZooError:
+        return {}  # the warm start says what is wrong with it, before any data is prepared
+    if source.get("model_type") != args["model_type"] or not isinstance(source.get("args"), dict):
+        return {}
+    taken = {flag: source["args"][flag] for flag in names if flag not in given and flag in source["args"]}
+    changed = sorted(flag for flag, value in taken.items() if value != args.get(flag))
+    if changed:
+        print(f"note: --init_from {name}: the model's flags are {name}'s ({', '.join(changed)}); "
+              "flags on the command line win", file=sys.stderr)
+    return taken
 
 
 def _given_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
@@ -202,7 +238,8 @@ def training_main(argv: Sequence[str] | None = None) -> None:
     from zoo.engine.train import train
 
     run = train(args)
-    print(f"done: {run.path} (generate with: python generate.py -m {args['model_type']} -n {run.name})", file=sys.stderr)
+    print(f"done: {run.path} (generate with: python generate.py -m {args['model_type']} -n {run.name})",
+          file=sys.stderr)
 
 
 # ---------------------------------------------------------------- generate.py
@@ -212,7 +249,8 @@ def _generate_parser() -> _Parser:
     parser.add_argument("-n", "--name", required=True, help="run name (weights/NAME)")
     parser.add_argument("-w", "--weights_path", default="weights", help="folder of run folders")
     parser.add_argument("--num_outputs", type=positive_int, default=3, help="pieces to write")
-    parser.add_argument("--output_dir", default=None, help="default: weights/NAME/samples/")
+    parser.add_argument("--output_dir", default=None,
+                        help="default: weights/NAME/samples/ (outputs/NAME/samples/ for a preset)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same output")
     parser.add_argument("--checkpoint", choices=["best", "last", "final"], default="best",
                         help="best: lowest validation loss (default); last: latest epoch; final: model.keras")
@@ -241,7 +279,8 @@ def parse_generate_args(argv: Sequence[str] | None = None) -> dict:
     model_type = get_model_flags(RunFolder(Path(args.weights_path), args.name).load_config()["model_type"])
     own, rest = _generate_flags(model_type).parse_known_args(rest)
     if rest:
-        raise UsageError(f"unrecognized argument {rest[0]} for a '{model_type.name}' run (see generate.py -m {model_type.name} --help)")
+        raise UsageError(f"unrecognized argument {rest[0]} for a '{model_type.name}' run "
+                         f"(see generate.py -m {model_type.name} --help)")
     merged = {**vars(args), **vars(own)}
     return merged
 
@@ -259,8 +298,8 @@ def generate_main(argv: Sequence[str] | None = None) -> None:
 
 
 # ---------------------------------------------------------------- python -m zoo
-def zoo_main(argv: Sequence[str] | None = None) -> None:
-    parser = _Parser(prog="python -m zoo", description="Data preparation, export and evaluation.")
+def zoo_main(argv: Sequence[str] | None = None) -> int | None:
+    parser = _Parser(prog="python -m zoo", description="Data preparation, export, evaluation, presets, comparison.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     prep = commands.add_parser("prepare", help="music files -> pickled encodings split by piece")
@@ -283,7 +322,8 @@ def zoo_main(argv: Sequence[str] | None = None) -> None:
         sub.add_argument("-w", "--weights_path", default="weights")
         sub.add_argument("--checkpoint", choices=["best", "last", "final"], default="best")
         if name == "export":
-            sub.add_argument("--output", default=None, help="default: weights/NAME/export/")
+            sub.add_argument("--output", default=None,
+                             help="default: weights/NAME/export/ (outputs/NAME/export/ for a preset)")
             sub.add_argument("--format", type=_lower, default="savedmodel",
                              help="savedmodel (default), or a format of the run's model type")
         else:
@@ -295,13 +335,27 @@ def zoo_main(argv: Sequence[str] | None = None) -> None:
             sub.add_argument("--sample_length", type=positive_int, default=None,
                              help="length of each sample in the model type's unit (default: the run's sample length)")
 
+    presets = commands.add_parser("presets", help="list the presets under -w (trained runs with a preset.json)")
+    presets.add_argument("-w", "--weights_path", default="weights")
+    presets.add_argument("--check", action="store_true",
+                         help="also verify each preset's files against the sha256 sums in its preset.json")
+    compare = commands.add_parser("compare", help="evaluation.csv and metrics.csv of several runs side by side")
+    compare.add_argument("runs", nargs="*", metavar="RUN",
+                         help="run names (default: every run under -w with an evaluation.csv or metrics.csv)")
+    compare.add_argument("-w", "--weights_path", default="weights")
+    compare.add_argument("--output_dir", default=str(Path("outputs") / "compare"),
+                         help="where compare.csv and compare.md go (default: outputs/compare/)")
+
     argv = list(sys.argv[1:] if argv is None else argv)
     args, rest = parser.parse_known_args(argv)
     args = vars(args)
     command = args.pop("command")
     if command == "prepare":
         _prepare(args, rest)
-        return
+        return None
+    if command in ("presets", "compare"):  # no TensorFlow: they read JSON and CSV files
+        _refuse_extra(rest, f"python -m zoo {command}")
+        return _presets(args) if command == "presets" else _compare(args)
     import_tensorflow_quietly()
     if command == "export":
         _refuse_extra(rest, "python -m zoo export")
@@ -319,6 +373,44 @@ def zoo_main(argv: Sequence[str] | None = None) -> None:
         extra, rest = own.parse_known_args(rest)
         _refuse_extra(rest, f"python -m zoo evaluate for a '{model_type.name}' run")
         evaluate({**args, **vars(extra)})
+
+
+def _presets(args: dict) -> int:
+    """`python -m zoo presets [--check]`: the table; with --check one line per bad file and exit code 2."""
+    from zoo.core.presets import format_presets_table, list_presets, verify_checksums
+
+    presets = list_presets(args["weights_path"])
+    if not presets:
+        print(f"no presets in {args['weights_path']} (a preset is a run folder with a preset.json)")
+        return 0
+    print(format_presets_table(presets))
+    if not args["check"]:
+        return 0
+    bad = [info.folder / name for info in presets for name in verify_checksums(info.folder)]
+    for path in bad:
+        state = "is missing" if not path.is_file() else "differs from the sha256 in preset.json"
+        print(f"error: {path} {state}", file=sys.stderr)
+    if bad:
+        return EXIT_BAD_INPUT
+    print(f"checksums: all files of {len(presets)} preset(s) match", file=sys.stderr)
+    return 0
+
+
+def _compare(args: dict) -> int:
+    """`python -m zoo compare [RUN ...]`: prints the table, writes compare.csv and compare.md."""
+    from zoo.core.presets import compare_runs, format_comparison, write_comparison
+
+    frame, missing = compare_runs(args["weights_path"], args["runs"] or None)
+    if missing:
+        print(f"note: no evaluation.csv or metrics.csv yet for {', '.join(missing)} "
+              "(python -m zoo evaluate -n NAME)", file=sys.stderr)
+    if frame.empty:
+        print(f"nothing to compare in {args['weights_path']}: no run has been evaluated", file=sys.stderr)
+        return 0
+    print(format_comparison(frame))
+    for path in write_comparison(frame, args["output_dir"]):
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
 
 
 def _refuse_extra(rest: list[str], where: str) -> None:
