@@ -1,0 +1,104 @@
+"""The presets that ship in weights/: intact, within the size budget, usable from nothing, and as good as their cards.
+
+Each preset is checked as a user meets it on a fresh clone: a copy of its folder whose recorded data paths
+lead nowhere, generated from in a folder with no ../shared beside it. Where its test data can be had (the
+music21 corpus and the bundled JSB set always; ../shared where present) its card's figure is measured again
+on the first test pieces.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+
+import mido
+import pytest
+
+from helpers import ROOT, needs_shared
+from zoo.core.presets import list_presets, verify_checksums
+
+WEIGHTS = ROOT / "weights"
+PRESETS = {info.name: info for info in list_presets(WEIGHTS)}
+MAX_PRESET_MB, MAX_TOTAL_MB = 15.0, 60.0
+# How far a figure measured here may be from the card's: the same computation on another CPU (oneDNN and XLA
+# may order floating-point sums differently), not another model.
+RELATIVE_TOLERANCE = 1e-3
+# Short generate.py flags per model type, so each preset writes a piece in seconds.
+QUICK_GENERATE = {
+    "lstm": ["--length", "48"], "transformer": ["--length", "48"], "gan": ["--num_bars", "2"],
+    "rnn_nade": ["--length", "16"], "rnn_rbm": ["--length", "16"], "multinn": ["--sample_beats", "8"],
+    "simple": ["--bars", "2"], "poex": ["--bars", "2"], "compae": [], "musicvae": [],
+    "crossmodal": [],
+}
+
+preset_names = pytest.mark.parametrize("name", sorted(PRESETS))
+
+
+def test_presets_fit_the_size_budget():
+    sizes = {name: info.size_mb for name, info in PRESETS.items()}
+    assert all(size <= MAX_PRESET_MB for size in sizes.values()), sizes
+    assert sum(sizes.values()) <= MAX_TOTAL_MB, sizes
+
+
+def test_every_preset_folder_holds_only_what_ships():
+    """No checkpoints, optimizer state or samples: a preset is its card, its config and its weights."""
+    for name in PRESETS:
+        extra = {path.name for path in (WEIGHTS / name).iterdir()} - {
+            "config.json", "model.keras", "training_log.csv", "evaluation.csv", "metrics.csv", "pianoroll.png",
+            "primer.ls", "README.md", "preset.json"}
+        assert not {entry for entry in extra if not entry.startswith(".")}, (name, extra)
+
+
+@preset_names
+def test_weights_match_the_card(name):
+    assert verify_checksums(WEIGHTS / name) == []
+    card = (WEIGHTS / name / "README.md").read_text()
+    for file_name, digest in PRESETS[name].files.items():
+        assert digest in card, f"{name}'s card does not state the sha256 of {file_name}"
+
+
+@preset_names
+def test_generates_from_nothing(name, tmp_path, monkeypatch):
+    """A copy of the preset whose recorded data is gone, generated from where no ../shared is reachable."""
+    from zoo.cli import generate_main, run_cli
+
+    weights = tmp_path / "weights"
+    shutil.copytree(WEIGHTS / name, weights / name)
+    config_path = weights / name / "config.json"
+    config = json.loads(config_path.read_text())
+    config["data"] = {split: str(tmp_path / "gone" / f"{split}.pkl") for split in (config.get("data") or {})}
+    config_path.write_text(json.dumps(config))
+    before = {path.name: path.read_bytes() for path in (weights / name).iterdir()}
+    monkeypatch.chdir(tmp_path)
+
+    flags = QUICK_GENERATE[PRESETS[name].model_type]
+    assert run_cli(generate_main, ["-n", name, "-w", str(weights), "--num_outputs", "1", *flags]) == 0
+
+    written = sorted((tmp_path / "outputs" / name / "samples").iterdir())
+    midis = [path for path in written if path.suffix == ".mid"]
+    assert midis, written
+    for path in midis:
+        assert sum(len(track) for track in mido.MidiFile(path).tracks) > 2
+    assert {path.name: path.read_bytes() for path in (weights / name).iterdir()} == before, "wrote into the preset"
+
+
+@preset_names
+def test_figure_reproduces_on_the_first_test_pieces(name, tmp_path):
+    """The card's figure on its first test pieces, measured again here, through `python -m zoo evaluate`."""
+    sys.path.insert(0, str(ROOT))
+    from tools.presets import headline_on_test_slice
+
+    info = json.loads((WEIGHTS / name / "preset.json").read_text())
+    check = info["check"]
+    test_path = None
+    if "prepare" in info:  # data the user prepares from ../shared (GPL sets the preset may not ship)
+        flags = shlex.split(info["prepare"]["command"])[3:]
+        needs_shared(ROOT / flags[flags.index("--input") + 1])
+        flags[flags.index("-o") + 1] = str(tmp_path / "data")
+        done = subprocess.run([sys.executable, "-m", "zoo", *flags], cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        test_path = tmp_path / "data" / "test.pkl"
+    value = headline_on_test_slice(WEIGHTS / name, info, check["test_pieces"], outputs=tmp_path, test_path=test_path)
+    assert value == pytest.approx(check["value"], rel=RELATIVE_TOLERANCE)
