@@ -119,8 +119,9 @@ RECIPES = {recipe.name: recipe for recipe in [
             "--patience", "8", "--sample_every", "0"),
            ("nll_per_frame", "test NLL per frame (nats)"), evaluate=("--sample_length", "64"),
            generate=("--length", "64"),
-           weaknesses="Looked at (piano-rolls of 8 samples) and listened to as rendered WAV: four-part textures "
-                      "that move by step and sound like chorale harmony for a few beats, then drift. Every note "
+           weaknesses="Looked at the piano-rolls of three samples (64 and 128 frames) and checked their WAV renders: "
+                      "four-part textures that move by step and hold chorale-like harmony for a few beats, then "
+                      "drift; over 128 frames the register climbs out of the chorale range. Every note "
                       "is a quarter note or a chain of them (the benchmark's quarter-note frames, so no passing "
                       "eighths), repeated notes merge into long ones, and there is no phrase shape or cadence "
                       "beyond a bar or two. It spreads wider than Bach: 29 distinct pitches a piece against "
