@@ -102,3 +102,33 @@ def test_figure_reproduces_on_the_first_test_pieces(name, tmp_path):
         test_path = tmp_path / "data" / "test.pkl"
     value = headline_on_test_slice(WEIGHTS / name, info, check["test_pieces"], outputs=tmp_path, test_path=test_path)
     assert value == pytest.approx(check["value"], rel=RELATIVE_TOLERANCE)
+
+
+# A preset fine-tuned on the data its type trains on by default (no -p): one short epoch, against the same
+# epoch of the same network from scratch (the preset's own training command). Bounds stated: the preset's
+# first-epoch loss is under half the untrained model's, and near its card's test figure.
+FINE_TUNE = ("jsb-rnn-nade", "bach-lstm")
+STEPS = "5"
+
+
+@pytest.mark.parametrize("name", sorted(set(FINE_TUNE) & set(PRESETS)))
+def test_fine_tuning_a_preset_starts_far_below_an_untrained_model(name, tmp_path):
+    from zoo.cli import run_cli, training_main
+
+    weights = tmp_path / "weights"
+    shutil.copytree(WEIGHTS / name, weights / name)
+    common = ["-w", str(weights), "-t", str(tmp_path / "logs"), "-e", "1", "--steps_per_epoch", STEPS,
+              "--sample_every", "0", "--verbose", "0", "--seed", "0"]
+    recipe = shlex.split(PRESETS[name].training.command)[2:]  # after "python training.py"
+    recipe = recipe[:recipe.index("-n")] + recipe[recipe.index("-n") + 2:]
+    assert run_cli(training_main, [*recipe, *common, "-n", "scratch"]) == 0
+    assert run_cli(training_main, ["-m", PRESETS[name].model_type, *common, "-n", "tuned", "--init_from", name]) == 0
+
+    def first_loss(run):
+        rows = (weights / run / "training_log.csv").read_text().splitlines()
+        header, first = rows[0].split(","), rows[1].split(",")
+        return float(first[header.index("loss")])
+
+    scratch, tuned = first_loss("scratch"), first_loss("tuned")
+    assert tuned < 0.5 * scratch, (tuned, scratch)
+    assert tuned < 1.2 * PRESETS[name].headline.value, (tuned, PRESETS[name].headline.value)
