@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from zoo.cli import run_cli, zoo_main
+from zoo.core.model_type import ModelType
 from zoo.data.dataset import EncodedSplit
 from zoo.engine.evaluate import append_csv_row, musical_metrics
 from zoo.metrics import METRICS
@@ -89,6 +90,7 @@ class _Encoding:
 class _Sampler:
     name = "fake"
     calls: list[tuple[int, int]] = []
+    metric_pieces = ModelType.metric_pieces  # the default: samples from nothing against the decoded test split
 
     @classmethod
     def sample_scores(cls, model, config, encoding, num_outputs, seed, length=None):
@@ -143,3 +145,18 @@ def test_a_run_whose_recorded_test_split_is_gone_resolves_its_data_again(trained
     lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"error: no test split for run '{name}'"), lines
     assert "pass one with -p DATA/test.pkl" in lines[0] and "no training data at" in lines[0]
+
+
+def test_metrics_compare_only_the_parts_the_test_pieces_have():
+    """A lead-sheet sample's chord track is accompaniment: its polyphony must not count against a melody."""
+    from zoo.engine.evaluate import same_parts
+    from zoo.music.score import Score, Track, make_notes
+
+    def score(*names):
+        return Score(tracks=[Track(name=name, program=0, notes=make_notes([60, 64], [0, 0], [480, 480]))
+                             for name in names])
+
+    generated = same_parts([score("melody", "chords")], [score("melody")])
+    assert [track.name for track in generated[0].tracks] == ["melody"]
+    unnamed = [score("Piano")]
+    assert same_parts(unnamed, [score("melody")]) == unnamed

@@ -139,6 +139,16 @@ class ModelType(ModelFlags):
         evaluation metrics). `length`: the type's own unit (events, bars, ...); None for its default."""
 
     @classmethod
+    def metric_pieces(cls, model: keras.Model, config: dict[str, Any], encoding: "Encoding", split: "EncodedSplit",
+                      num_outputs: int, seed: int, length: int | None = None
+                      ) -> tuple[list["Score"], list["Score"]] | None:
+        """(generated, reference) pieces whose musical metrics `python -m zoo evaluate` compares. None (the
+        default): samples from nothing (`sample_scores`) against the whole decoded test split. A model that plays
+        over a condition overrides it to play the test pieces' own (a lead sheet's chords) and compare with what
+        those pieces hold there."""
+        return None
+
+    @classmethod
     @abc.abstractmethod
     def generate(cls, args: dict[str, Any], run: "RunFolder", config: dict[str, Any], encoding: "Encoding",
                  model: keras.Model) -> list[Path]:

@@ -15,6 +15,7 @@ model type's `resolve_data` (the embedded corpora are prepared again, determinis
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import sys
 import time
@@ -146,6 +147,10 @@ def musical_metrics(model_type, model, config: dict[str, Any], encoding, split: 
     None, after a one-line note on stderr, when the model type cannot sample or the test split
     cannot be decoded.
     """
+    pieces = model_type.metric_pieces(model, config, encoding, split, num_samples, seed, length)
+    if pieces is not None:
+        generated, reference = pieces
+        return compare_metrics(same_parts(generated, reference), reference)
     try:
         reference = decode_split(encoding, split)
     except _DECODE_ERRORS as error:
@@ -157,7 +162,18 @@ def musical_metrics(model_type, model, config: dict[str, Any], encoding, split: 
     except NotImplementedError:
         print(f"note: no musical metrics: model type '{model_type.name}' does not sample pieces", file=sys.stderr)
         return None
-    return compare_metrics(generated, reference)
+    return compare_metrics(same_parts(generated, reference), reference)
+
+
+def same_parts(generated: list[Score], reference: list[Score]) -> list[Score]:
+    """The generated pieces with only the tracks the test pieces have (by name), so metrics compare like with
+    like: a lead-sheet sample's chord track is accompaniment the model does not write and the decoded test
+    melodies do not have. Unchanged when no generated track name is among the reference's."""
+    names = {track.name for score in reference for track in score.tracks}
+    if not any(track.name in names for score in generated for track in score.tracks):
+        return generated
+    return [dataclasses.replace(score, tracks=[track for track in score.tracks if track.name in names])
+            for score in generated]
 
 
 def _number(value: float) -> str:

@@ -227,6 +227,11 @@ class CompressingAutoencoderModel(CompaeFlags, LeadSheetModelType):
         return np.asarray(chosen), np.asarray(probs), {f"info-{i}": a for i, a in enumerate(extra)}
 
     @classmethod
+    def play(cls, model, config, grid, seed):
+        """The answers to `grid`'s melodies over its chords (encoded, then decoded from the queue)."""
+        return cls._sample(model, config, grid, seed)[0]
+
+    @classmethod
     def sample_scores(cls, model, config, encoding, num_outputs, seed, length=None):
         """Answers to DEFAULT_LICK over Dm7 | G7 | CM7 | CM7; `length` in steps, rounded up to bars."""
         bars = max(1, min(16, -(-(length or 4 * ls.STEPS_PER_BAR) // ls.STEPS_PER_BAR)))

@@ -225,6 +225,25 @@ class LeadSheetModelType(LeadSheetFlags, ModelType):
         return [grid_score(c, r, h) for c, r, h in zip(chosen, roots, chords)]
 
     @classmethod
+    def metric_pieces(cls, model, config, encoding, split, num_outputs, seed, length=None):
+        """Melodies played over the chords of `num_outputs` test windows of `length` steps (default 4 bars, the
+        length of most licks; taken round-robin over the pieces, each from its start on), against the melodies the
+        test pieces hold over the same chords: a chord-conditioned model is compared on the test's own changes."""
+        windows = test_windows(split.pieces, length or 4 * ls.STEPS_PER_BAR, num_outputs)
+        if not windows:
+            return None
+        grid = {key: np.stack([window[key] for window in windows]) for key in ("pitch", "onset", "root", "chord")}
+        chosen = cls.play(model, config, grid, seed)
+        generated = [ls.grid_to_score(c, r, h, low=ls.LOW) for c, r, h in zip(chosen, grid["root"], grid["chord"])]
+        return generated, [encoding.decode(window) for window in windows]
+
+    @classmethod
+    def play(cls, model, config, grid: dict[str, np.ndarray], seed: int) -> np.ndarray:
+        """Output indices [B, T] sampled over `grid`'s chords ("root", "chord"; an autoencoder also reads its
+        melody)."""
+        return sample_over(model, cls.experts(config), grid["root"], grid["chord"], seed)[0]
+
+    @classmethod
     def _chunks(cls, args, config, run):
         """(grid, real lengths, source lines) for the chosen source: grid = {"root" [B, T], "chord" [B, T, 12]}
         plus, where the source has a melody, {"pitch" [B, T], "onset" [B, T]} (the stored-piece layout).
@@ -316,3 +335,16 @@ class LeadSheetModelType(LeadSheetFlags, ModelType):
         return {"segments": len(target), "steps": count, "nll_per_step": total / count,
                 "accuracy_per_step": math.exp(-total / count)}
 
+
+def test_windows(pieces: list[dict[str, np.ndarray]], steps: int, count: int) -> list[dict[str, np.ndarray]]:
+    """Up to `count` windows of `steps` steps of the stored pieces: the first window of every piece long enough,
+    then the second of each, and so on (so short licks and long solos both count)."""
+    windows, offset = [], 0
+    while len(windows) < count:
+        row = [{key: value[offset:offset + steps] for key, value in piece.items()}
+               for piece in pieces if len(piece["root"]) >= offset + steps]
+        if not row:
+            break
+        windows.extend(row[:count - len(windows)])
+        offset += steps
+    return windows
