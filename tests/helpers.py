@@ -57,3 +57,30 @@ def check_reruns_add_outputs(argv: list[str], out: Path) -> dict[str, bytes]:
         before = now
     assert added[0] > 0 and added == added[:1] * 3, added
     return before
+
+
+def check_output_file(path: Path) -> None:
+    """A generated file reads back as what its suffix says (MIDI by mido, a lead sheet by the zoo's own reader)."""
+    import wave
+
+    import mido
+    import numpy as np
+
+    from zoo.music.leadsheet import read_leadsheet
+
+    suffix = path.suffix.lower()
+    if suffix == ".mid":
+        midi = mido.MidiFile(path)
+        assert midi.tracks and midi.ticks_per_beat > 0, path
+    elif suffix == ".ls":
+        assert read_leadsheet(path).chords, path
+    elif suffix == ".wav":
+        with wave.open(str(path)) as file:
+            assert file.getnframes() > 0 and file.getframerate() > 0, path
+    elif suffix == ".png":
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+    elif suffix == ".npy":
+        array = np.load(path, allow_pickle=False)
+        assert array.size and np.isfinite(array).all(), path
+    else:  # .txt sources and info: text
+        assert path.read_text(encoding="utf-8").strip(), path

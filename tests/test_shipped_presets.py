@@ -16,7 +16,7 @@ import sys
 import mido
 import pytest
 
-from helpers import ROOT, needs_shared
+from helpers import ROOT, check_output_file, needs_shared
 from zoo.core.presets import list_presets, verify_checksums
 
 WEIGHTS = ROOT / "weights"
@@ -77,10 +77,11 @@ def test_generates_from_nothing(name, tmp_path, monkeypatch):
     assert run_cli(generate_main, ["-n", name, "-w", str(weights), "--num_outputs", "1", *flags]) == 0
 
     written = sorted((tmp_path / "outputs" / name / "samples").iterdir())
-    midis = [path for path in written if path.suffix == ".mid"]
-    assert midis, written
-    for path in midis:
-        assert sum(len(track) for track in mido.MidiFile(path).tracks) > 2
+    assert any(path.suffix in (".mid", ".wav") for path in written), written
+    for path in written:
+        check_output_file(path)
+    for path in (path for path in written if path.suffix == ".mid"):
+        assert sum(len(track) for track in mido.MidiFile(path).tracks) > 2, f"{path} holds no notes"
     assert {path.name: path.read_bytes() for path in (weights / name).iterdir()} == before, "wrote into the preset"
 
 

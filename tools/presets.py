@@ -143,7 +143,7 @@ RECIPES = {recipe.name: recipe for recipe in [
                    "at every quarter-note frame; trained with CD-k, sampled with Gibbs steps."),
     Recipe("bach-lstm", "lstm", "LSTM composer on Bach chorales (event encoding)", BACH, OPEN_WEIGHTS,
            ("-e", "100", "--lstm_dropout_prob", "0.2", "--patience", "4", "--sample_every", "0"),
-           ("nll_per_event", "test NLL per event (nats)"),
+           ("nll_nats_per_event", "test NLL per event (nats)"),
            summary="MechanicalBach's LSTM composer (3 x 256, the seed's size) over Performance-RNN-style events."),
     Recipe("nottingham-musicvae-2bar", "musicvae", "MusicVAE, flat 2-bar melodies, on Nottingham folk tunes",
            NOTTINGHAM, GPL3_WEIGHTS,
@@ -160,14 +160,14 @@ RECIPES = {recipe.name: recipe for recipe in [
            ("-e", "100", "--transformer_num_layers", "4", "--embed_dim", "256", "--num_heads", "4", "--ff_dim", "1024",
             "-s", "256", "-b", "16", "--transformer_num_hidden_dense", "0", "--learning_rate", "3e-4",
             "--patience", "4", "--sample_every", "0"),
-           ("nll_per_event", "test NLL per event (nats)"),
+           ("nll_nats_per_event", "test NLL per event (nats)"),
            summary="A decoder-only Music Transformer (Huang et al. 2018: relative attention with skewing), "
                    "4 blocks of 256 with 4 heads, attending over the last 256 events."),
     Recipe("bach-gan", "gan", "GAN composer on Bach chorale bars (piano-roll)", BACH, OPEN_WEIGHTS,
-           ("-e", "200", "--steps_per_epoch", "50", "--gan_activation", "leaky_relu", "--gan_latent_dims", "64",
+           ("-e", "400", "--steps_per_epoch", "50", "--gan_activation", "leaky_relu", "--gan_latent_dims", "64",
             "--gan_hidden_conv_num_channels", "32", "--gan_starting_num_channels", "32", "-b", "32",
-            "--patience", "10", "--sample_every", "0"),
-           ("val_loss", "test pitch-frequency gap"),
+            "--learning_rate", "1e-4", "--patience", "40", "--sample_every", "0"),
+           ("pitch_frequency_gap", "test pitch-frequency gap"),
            summary="MechanicalBach's DCGAN-style composer on two-bar piano-roll windows (16th notes, C2..B5), "
                    "with binary samples for the discriminator and spectral normalisation."),
     Recipe("bach-multinn", "multinn", "MultINN (composer mode, RNN-MultiNADE) on Bach's four voices", BACH,
@@ -565,11 +565,28 @@ def _fmt(value) -> str:
     return f"{number:.4g}"
 
 
+def markdown_table() -> str:
+    """The README's table of the shipped presets, from their preset.json files."""
+    rows = ["| preset | model type | data | weights licence | parameters | MB | test figure |",
+            "|---|---|---|---|---|---|---|"]
+    for folder in sorted(path.parent for path in WEIGHTS.glob(f"*/{PRESET_FILE}")):
+        info = json.loads((folder / PRESET_FILE).read_text())
+        megabytes = sum(path.stat().st_size for path in folder.iterdir() if path.is_file()) / 1e6
+        licence = info["weights_licence"].split(":")[0].split(",")[0]
+        rows.append(f"| [{info['name']}](weights/{info['name']}/README.md) | `{info['model_type']}` | "
+                    f"{info['data']['name']} | {licence} | {info['parameters']:,} | {megabytes:.1f} | "
+                    f"{_fmt(info['headline']['value'])} {info['headline']['label']} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["train", "finish", "measure", "card", "check", "commands"])
+    parser.add_argument("command", choices=["train", "finish", "measure", "card", "check", "commands", "table"])
     parser.add_argument("names", nargs="*", help="presets (default for commands: all)")
     args = parser.parse_args()
+    if args.command == "table":
+        print(markdown_table())
+        return
     names = args.names or (list(RECIPES) if args.command == "commands" else [])
     unknown = [name for name in names if name not in RECIPES]
     if unknown or not names:

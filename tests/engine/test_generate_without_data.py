@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import wave
 from pathlib import Path
 
-import mido
-import numpy as np
 import pytest
 
 from fixtures.tiny_runs import COMMON, DATA, TINY
+from helpers import check_output_file
 from zoo.cli import generate_main, run_cli, training_main
 
 QUICK = ["-e", "1", "--steps_per_epoch", "1", "--sample_every", "0"]  # after COMMON: the last value wins
@@ -81,32 +79,11 @@ def generate(presets: dict, name: str, out: Path, *flags: str, tiny: bool = True
                                    "--output_dir", str(out), *(TINY[name][1] if tiny else []), *flags])
 
 
-def check_parses(path: Path) -> None:
-    """A generated file reads back as what its suffix says (MIDI by mido, .ls by the zoo's own reader)."""
-    from zoo.music.leadsheet import read_leadsheet
-
-    suffix = path.suffix.lower()
-    if suffix == ".mid":
-        midi = mido.MidiFile(path)
-        assert midi.tracks and midi.ticks_per_beat > 0, path
-    elif suffix == ".ls":
-        assert read_leadsheet(path).chords, path
-    elif suffix == ".wav":
-        with wave.open(str(path)) as file:
-            assert file.getnframes() > 0 and file.getframerate() > 0, path
-    elif suffix == ".png":
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
-    elif suffix == ".npy":
-        assert np.isfinite(np.load(path, allow_pickle=False)).all(), path
-    else:
-        assert path.read_text(encoding="utf-8").strip(), path
-
-
 def outputs(out: Path) -> list[Path]:
     written = sorted(path for path in out.rglob("*") if path.is_file())
     assert any(path.suffix in (".mid", ".wav") for path in written), written
     for path in written:
-        check_parses(path)
+        check_output_file(path)
     return written
 
 

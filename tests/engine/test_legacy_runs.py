@@ -21,13 +21,11 @@ import csv
 import json
 import math
 import shutil
-import wave
 from pathlib import Path
 
-import mido
-import numpy as np
 import pytest
 
+from helpers import check_output_file
 from zoo.cli import generate_main, run_cli, training_main, zoo_main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_runs"
@@ -111,24 +109,6 @@ def finite_numbers(row: dict[str, str]) -> dict[str, float]:
         assert math.isfinite(value), f"{key} = {text}"
         numbers[key] = value
     return numbers
-
-
-def check_output_file(path: Path) -> None:
-    """A generated file parses as what its suffix says."""
-    suffix = path.suffix.lower()
-    if suffix == ".mid":
-        midi = mido.MidiFile(path)
-        assert midi.tracks and midi.ticks_per_beat > 0, path
-    elif suffix == ".wav":
-        with wave.open(str(path)) as file:
-            assert file.getnframes() > 0 and file.getframerate() > 0, path
-    elif suffix == ".png":
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
-    elif suffix == ".npy":
-        array = np.load(path, allow_pickle=False)
-        assert array.size and np.isfinite(array).all(), path
-    else:  # .ls lead sheets, .txt sources and info: text
-        assert path.read_text(encoding="utf-8").strip(), path
 
 
 @per_type

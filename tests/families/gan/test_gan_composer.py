@@ -174,3 +174,19 @@ def test_export_has_serve_and_generate_endpoints(trained_gan, tmp_path):
     rolls = exported.generate(tf.constant(2), tf.constant(3), tf.constant(0), tf.constant(1.0), tf.constant(0.5),
                               tf.constant(BERNOULLI), tf.constant(1.0))
     assert tuple(rolls.shape) == (2, 96, 48) and set(np.unique(rolls.numpy())) <= {0.0, 1.0}
+
+
+def test_evaluate_reports_the_test_pitch_frequency_gap(trained_gan, pianoroll_data, tmp_path):
+    """`python -m zoo evaluate` gives a GAN its validation numbers on the test split: the trained generator's
+    pitch-frequency gap is below an untrained one's, and the discriminator's accuracies are rates."""
+    from zoo.data.dataset import load_split
+    from zoo.engine.generate import load_run
+
+    run, config, model_type, encoding, trained = load_run(str(trained_gan[0]), "chorales", checkpoint="final")
+    split = load_split(pianoroll_data / "test.pkl")
+    numbers = model_type.evaluate(trained, config["args"], encoding, split, {"batch_size": 16}, run)
+    keras.utils.set_random_seed(0)
+    untrained = model_type.evaluate(model_type.build(config["args"], encoding), config["args"], encoding, split,
+                                    {"batch_size": 16}, run)
+    assert 0 <= numbers["pitch_frequency_gap"] < untrained["pitch_frequency_gap"], (numbers, untrained)
+    assert all(0 <= numbers[name] <= 1 for name in ("d_real_accuracy", "d_fake_accuracy")), numbers

@@ -171,6 +171,18 @@ class GANComposer(GANFlags, ModelType):
                             "sample", args["seed"])
 
     @classmethod
+    def evaluate(cls, model, config, encoding, split, args, run) -> dict[str, float]:
+        """The validation step's numbers on the test split's windows: `pitch_frequency_gap` (what val_loss
+        is: the mean over pitches of |how often the pitch sounds in the data - in the generator's output|), the
+        adversarial losses, and how often the discriminator calls real windows real and generated ones fake."""
+        _, test, description = cls.datasets(TrainingData(split, split, {}, split.encoding), encoding,
+                                            {**config, "batch_size": args["batch_size"]})
+        cls.compile(model, config)
+        numbers = model.evaluate(test, verbose=0, return_dict=True)
+        return {"windows": description.split(" ")[0], "pitch_frequency_gap": float(numbers["loss"]),
+                **{name: float(numbers[name]) for name in ("g_loss", "d_loss", "d_real_accuracy", "d_fake_accuracy")}}
+
+    @classmethod
     def export_endpoints(cls, model, config) -> dict[str, Any]:
         """`serve`: latents [B, latent] -> probabilities [B, T, P, 1]; `generate`: `GANSampler.sample`."""
         serve = tf.function(lambda z: model(z, training=False),
