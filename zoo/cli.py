@@ -23,6 +23,10 @@ EXIT_BAD_INPUT = 2
 # from a run takes them from the run, with the type's own flags. (The encoding comes from the data, checked
 # against the source's by the warm start.)
 SHAPE_FLAGS = ("seq_len",)
+# Type flags that say where the data or the starting weights come from, not what the model is: never taken
+# from the source of a fine-tune.
+NOT_INHERITED = frozenset({"dataset", "validation", "dbroot", "train_dir", "eval_dir", "load", "load_epoch", "resume",
+                           "ckpt_path", "encoders_from"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -187,7 +191,8 @@ def parse_training_args(argv: Sequence[str] | None = None) -> dict:
 def _source_model_flags(args: dict, names: list[str], given: set[str]) -> dict:
     """The flags `names` of the run that `--init_from RUN` names, where the command line does not give them.
 
-    A fine-tuned model is the source's model: `--init_from bach-transformer -p mine/` needs no size flags.
+    A fine-tuned model is the source's model: `--init_from bach-transformer -p mine/` needs no size flags (the new
+    run's config.json records what it took).
     Nothing for a model file or a run of another type (the warm start names that mismatch).
     """
     spec = args["init_from"]
@@ -200,12 +205,8 @@ def _source_model_flags(args: dict, names: list[str], given: set[str]) -> dict:
         return {}  # the warm start says what is wrong with it, before any data is prepared
     if source.get("model_type") != args["model_type"] or not isinstance(source.get("args"), dict):
         return {}
-    taken = {flag: source["args"][flag] for flag in names if flag not in given and flag in source["args"]}
-    changed = sorted(flag for flag, value in taken.items() if value != args.get(flag))
-    if changed:
-        print(f"note: --init_from {name}: the model's flags are {name}'s ({', '.join(changed)}); "
-              "flags on the command line win", file=sys.stderr)
-    return taken
+    return {flag: source["args"][flag] for flag in names
+            if flag not in given and flag not in NOT_INHERITED and flag in source["args"]}
 
 
 def _given_flags(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
