@@ -185,6 +185,16 @@ RECIPES = {recipe.name: recipe for recipe in [
             "--gan_hidden_conv_num_channels", "32", "--gan_starting_num_channels", "32", "-b", "32",
             "--learning_rate", "5e-4", "--gan_spectral_norm", "0", "--patience", "40", "--sample_every", "0"),
            ("pitch_frequency_gap", "test pitch-frequency gap"),
+           weaknesses="Not music yet: the piano-roll of an 8-bar sample is clusters of sixteenth-note blips "
+                      "with bars of silence between them, all twelve pitch classes in every piece (scale "
+                      "consistency 0.62 against 0.92, pitch-class entropy 3.55 against 3.04). Three runs on the "
+                      "full corpus this week (spectral normalisation on and off, learning rates 1e-3 to 1e-4) "
+                      "each had the discriminator win within a few hundred steps; the best validation "
+                      "pitch-frequency gap came early (this one at epoch 5 of 45), and the last epoch of this run "
+                      "plays almost nothing (0.27 distinct pitches a piece). The same code learns chorale "
+                      "statistics on 16 chorales (tests/families/gan), so the missing piece is a stable "
+                      "recipe at corpus scale (e.g. a two-timescale update or a feature-matching loss). It ships "
+                      "so the type has a starting point and an honest baseline; use it to fine-tune, not to listen.",
            summary="MechanicalBach's DCGAN-style composer on two-bar piano-roll windows (16th notes, C2..B5), "
                    "with binary samples for the discriminator and spectral normalisation."),
     Recipe("bach-multinn", "multinn", "MultINN (composer mode, RNN-MultiNADE) on Bach's four voices", BACH,
