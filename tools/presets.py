@@ -435,6 +435,11 @@ def measure(recipe: Recipe) -> None:
     argv = shlex.split(recipe.evaluate_command())[3:]
     if run_cli(zoo_main, argv) != 0:
         raise SystemExit(f"evaluate failed: {recipe.evaluate_command()}")
+    analysis = folder / "analysis"  # the cross-modal evaluate's figures: not what a preset ships
+    if analysis.exists():
+        shutil.rmtree(LEFTOVERS / recipe.name / "analysis", ignore_errors=True)
+        (LEFTOVERS / recipe.name).mkdir(parents=True, exist_ok=True)
+        shutil.move(str(analysis), str(LEFTOVERS / recipe.name / "analysis"))
     with tempfile.TemporaryDirectory() as scratch:
         argv = [*shlex.split(recipe.generate_command())[2:], "--output_dir", scratch, "--num_outputs", "1"]
         if run_cli(generate_main, argv) != 0:
