@@ -35,6 +35,7 @@ import numpy as np
 from zoo.core.checkpoints import load_model, save_model
 from zoo.core.flags import non_negative_int, positive_int
 from zoo.core.optimizers import make_optimizer
+from zoo.core.run_folder import RunConfig
 from zoo.data.dataset import load_split, split_paths
 from zoo.errors import DataError
 from zoo.families.crossmodal.crossmodal_layers import ResidualMLP
@@ -250,7 +251,9 @@ def _row(key: str, value: float) -> dict[str, Any]:
 def _baseline(model, config, encoding, passes, args, out: Path, mode: str) -> dict[str, float]:
     pca_path, classifier_path = out / "baseline_pca.npz", out / "baseline_classifier.keras"
     if args["make_classifier"]:
-        train_path = split_paths(config["data_path"]).get("train") if config.get("data_path") else None
+        # The training split the run recorded (a run trained on the rendered default has no -p to go by).
+        recorded = config.data.get("train") if isinstance(config, RunConfig) else None
+        train_path = recorded or (split_paths(config["data_path"]).get("train") if config.get("data_path") else None)
         if train_path is None or not Path(train_path).is_file():
             raise DataError("the PCA baseline trains on the run's training split, which is gone "
                             f"({config.get('data_path')}); use --make_classifier 0")
