@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from helpers import ROOT
 from zoo.cli import generate_main, run_cli, training_main, zoo_main
-from zoo.core.checkpoints import check_keras_file, load_model
+from zoo.core.checkpoints import check_keras_file, check_weights_file, load_model, load_weights_into
 from zoo.core.run_folder import check_run_name
 from zoo.errors import RunError, UsageError
 
@@ -430,3 +430,131 @@ def test_a_backup_state_naming_a_file_outside_the_backup_is_refused(run, tmp_pat
         (backup / "state.json").write_text(json.dumps({"weights": weights_name, "epoch": 1, "best_val_loss": 1.0}))
         argv = ["-m", "lstm", "-n", name, "-w", weights, "-e", "3", "--resume_auto", "--verbose", "0"]
         one_error_line(capfd, training_main, argv, "state.json is corrupt", "not a file name inside the backup")
+
+
+# ---------------------------------------------------------------- HDF5 weights that h5py would read from another file
+SECRET = 7.0
+# How each way of reaching another file is named in the refusal.
+ELSEWHERE = {"external link": "is an external link", "virtual dataset": "is a virtual dataset",
+             "external raw storage": "keeps its data in external raw files"}
+
+
+def read_from_elsewhere(weights_file: Path, kind: str, secret_folder: Path) -> str:
+    """Replaces a weight array of an h5 file by one that h5py reads from a secret file elsewhere, through `kind`
+    (a key of ELSEWHERE); returns the array's path inside the file."""
+    import h5py
+    import numpy as np
+
+    secret_folder.mkdir(exist_ok=True)
+    with h5py.File(weights_file, "r+") as file:
+        arrays = []  # the weights' paths, scalars (an optimizer's step count) left out
+        file.visititems(lambda path, item: arrays.append(path) if isinstance(item, h5py.Dataset) and item.ndim
+                        else None)
+        target = arrays[0]
+        shape, dtype = file[target].shape, file[target].dtype
+        secret = np.full(shape, SECRET, dtype)
+        with h5py.File(secret_folder / "secret.h5", "w") as other:
+            other["data"] = secret
+        secret.tofile(secret_folder / "secret.raw")
+        del file[target]
+        if kind == "external link":
+            file[target] = h5py.ExternalLink(str(secret_folder / "secret.h5"), "/data")
+        elif kind == "virtual dataset":
+            layout = h5py.VirtualLayout(shape, dtype)
+            layout[...] = h5py.VirtualSource(str(secret_folder / "secret.h5"), "data", shape)
+            file.create_virtual_dataset(target, layout)
+        else:
+            file.create_dataset(target, shape, dtype, external=[(str(secret_folder / "secret.raw"), 0, secret.nbytes)])
+    with h5py.File(weights_file, "r") as file:  # control: the payload is live, h5py reads the secret through it
+        assert (file[target][()] == SECRET).all()
+    return target
+
+
+def replace_member(source: Path, target: Path, name: str, data: bytes) -> Path:
+    """Copies a zip, with the bytes of member `name` replaced."""
+    with zipfile.ZipFile(source) as archive:
+        members = {member: archive.read(member) for member in archive.namelist()}
+    members[name] = data
+    with zipfile.ZipFile(target, "w") as archive:
+        for member, content in members.items():
+            archive.writestr(member, content)
+    return target
+
+
+@pytest.mark.parametrize("kind", sorted(ELSEWHERE))
+def test_weights_read_from_another_file_are_refused_and_nothing_is_loaded(kind, run, tmp_path):
+    weights, name = run
+    model = load_model(weights / name / "checkpoints" / "best.keras")
+    hostile = tmp_path / "hostile.weights.h5"
+    model.save_weights(hostile)
+    target = read_from_elsewhere(hostile, kind, tmp_path / "secret")
+    before = model.get_weights()
+    with pytest.raises(RunError) as error:
+        load_weights_into(model, hostile)
+    message = str(error.value)
+    assert "\n" not in message and str(hostile) in message and f"'/{target}'" in message, message
+    assert ELSEWHERE[kind] in message and "nothing was read" in message, message
+    assert all((a == b).all() for a, b in zip(before, model.get_weights()))  # not one layer loaded
+
+
+@pytest.mark.parametrize("kind", sorted(ELSEWHERE))
+def test_a_keras_file_whose_weights_read_another_file_is_refused(kind, run, tmp_path):
+    weights, name = run
+    best = weights / name / "checkpoints" / "best.keras"
+    member = tmp_path / "member.weights.h5"
+    with zipfile.ZipFile(best) as archive:
+        member.write_bytes(archive.read("model.weights.h5"))
+    target = read_from_elsewhere(member, kind, tmp_path / "secret")
+    hostile = replace_member(best, tmp_path / "hostile.keras", "model.weights.h5", member.read_bytes())
+    for load in (load_model, check_weights_file):
+        with pytest.raises(RunError, match=f"hostile.keras \\(its model.weights.h5\\): HDF5 .*'/{target}' "
+                                           f"{ELSEWHERE[kind]}"):
+            load(hostile)
+
+
+def test_a_resume_from_a_backup_that_links_to_another_file_is_refused(run, tmp_path, capfd):
+    weights, name = run
+    backup = weights / name / "backup"
+    target = read_from_elsewhere(backup / json.loads((backup / "state.json").read_text())["weights"],
+                                 "external link", tmp_path / "secret")
+    before = {path: path.read_bytes() for path in files_under(weights / name)}
+    argv = ["-m", "lstm", "-n", name, "-w", weights, "-t", tmp_path / "logs", "-e", "3", "--resume_auto",
+            "--verbose", "0"]
+    one_error_line(capfd, training_main, argv, "is an external link", target)
+    assert {path: path.read_bytes() for path in files_under(weights / name)} == before  # the run is as it was
+
+
+def test_h5_files_that_loop_or_are_not_hdf5_are_one_clear_error(run, tmp_path):
+    import h5py
+
+    weights, name = run
+    looped = tmp_path / "looped.weights.h5"
+    with h5py.File(looped, "w") as file:
+        layers = file.create_group("layers")
+        layers["again"] = layers  # a hard link to its own group: endless nesting
+    with pytest.raises(RunError, match="nest deeper than 64 levels"):
+        check_weights_file(looped)
+    best = weights / name / "checkpoints" / "best.keras"
+    with zipfile.ZipFile(best) as archive:
+        data = archive.read("model.weights.h5")
+    cut = replace_member(best, tmp_path / "cut.keras", "model.weights.h5", data[: len(data) // 2])
+    (tmp_path / "text.weights.h5").write_text("not weights")
+    for broken in (cut, tmp_path / "text.weights.h5"):
+        with pytest.raises(RunError, match="corrupt or truncated"):
+            check_weights_file(broken)
+
+
+def test_a_compressed_keras_file_is_checked_and_loads(tmp_path):
+    """Keras stores model.weights.h5 uncompressed; a file zipped again with deflate still loads."""
+    shipped = ROOT / "weights" / "jsb-rnn-nade" / "model.keras"
+    deflated = tmp_path / "deflated.keras"
+    with zipfile.ZipFile(shipped) as source, zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as target:
+        for member in source.namelist():
+            target.writestr(member, source.read(member))
+    assert load_model(deflated).get_weights()
+
+
+def test_the_shipped_presets_pass_the_h5_check():
+    for path in sorted((ROOT / "weights").glob("*/model.keras")):
+        check_weights_file(path)
+    assert load_model(ROOT / "weights" / "jsb-rnn-nade" / "model.keras").get_weights()

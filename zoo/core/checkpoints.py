@@ -7,18 +7,23 @@ keras.* / zoo.*, a Keras namespace that touches files, the network or global set
 (keras.utils, keras.config, keras.applications, ...), or a registered name that resolves to a
 class of another package. SavedModel folders, legacy HDF5 models and Keras folders are never
 loaded: the zoo only reads `.keras` zips (and `.weights.h5` files, which hold arrays alone).
+Before Keras opens those arrays (a `.weights.h5` file, a `.keras` zip's `model.weights.h5`),
+`check_h5_arrays` refuses the HDF5 objects through which h5py would read another file of this
+machine: external and soft links, virtual datasets and datasets with external raw storage.
 """
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import pkgutil
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
+import h5py
 import keras
 
 from zoo.atomic import atomic_path
@@ -29,6 +34,15 @@ MAX_CONFIG_BYTES = 64 << 20
 # The zoo's own member of a `.keras` zip: what the trainer knew of the file when it wrote it (the epoch, the
 # validation loss of best.keras), inside the one atomic write, so the file and its score never disagree.
 ZOO_MEMBER = "zoo.json"  # a zoo model's config.json is well under 1 MiB; refuse absurd ones unread
+# The member of a `.keras` zip that holds the arrays, the one Keras opens with h5py.
+WEIGHTS_MEMBER = "model.weights.h5"
+# A zoo model's weights file holds a few hundred HDF5 objects (bach-transformer: 141), nested a few levels per
+# model inside a model. Walking one object takes ~40 µs: the caps keep a hostile file's walk to a few seconds
+# (and refuse a hard link that loops back to its own group, which nests without end).
+MAX_H5_OBJECTS = 100_000
+MAX_H5_DEPTH = 64
+# The weights member is checked from a copy in memory: bounded, as a zip member may claim any size.
+MAX_WEIGHTS_MEMBER_BYTES = 4 << 30
 _TRUSTED_PACKAGES = ("keras", "zoo")
 # Keras namespaces whose functions read or write files, reach the network, or change global
 # settings: nothing a model's layers need, so a config that names them is refused.
@@ -130,7 +144,8 @@ def _first_difference(model: keras.Model, path: Path) -> str | None:
 
 
 def check_weights_file(path: str | os.PathLike) -> None:
-    """RunError unless `path` is a `.weights.h5` file or a `.keras` file that `check_keras_file` accepts."""
+    """RunError unless `path` is a `.keras` file that `check_keras_file` accepts or a `.weights.h5` file
+    that `check_h5_arrays` accepts."""
     path = Path(path)
     if path.name.endswith(".keras"):
         check_keras_file(path)
@@ -138,6 +153,7 @@ def check_weights_file(path: str | os.PathLike) -> None:
     _refuse_non_file(path)
     if not path.name.endswith(".weights.h5"):
         raise RunError(f"cannot load weights from {path}: the zoo reads .keras and .weights.h5 files only")
+    check_h5_arrays(path, str(path))
 
 
 def _refuse_non_file(path: Path) -> None:
@@ -155,9 +171,10 @@ def check_keras_file(path: str | os.PathLike) -> None:
 
     Reads `config.json` from the zip as plain JSON (nothing is imported) and refuses: Python lambdas
     (a `keras.layers.Lambda(lambda ...)`), modules outside keras.* / zoo.*, unsafe Keras namespaces,
-    registered names that resolve to another package's objects, and archive members with absolute
-    or `..` paths. The one import it makes is the family that the file's zoo classes name
-    (`zoo.families.<family>.…`), through the registry's table, so that their names resolve.
+    registered names that resolve to another package's objects, archive members with absolute
+    or `..` paths, and a `model.weights.h5` that `check_h5_arrays` refuses. The one import it makes
+    is the family that the file's zoo classes name (`zoo.families.<family>.…`), through the
+    registry's table, so that their names resolve.
     """
     path = Path(path)
     _refuse_non_file(path)
@@ -178,6 +195,14 @@ def check_keras_file(path: str | os.PathLike) -> None:
                 raise RunError(f"refusing {path}: its config.json claims {info.file_size} bytes")
             with archive.open(info) as file:
                 text = file.read(MAX_CONFIG_BYTES + 1)
+            if WEIGHTS_MEMBER in archive.namelist():
+                info = archive.getinfo(WEIGHTS_MEMBER)
+                if info.file_size > MAX_WEIGHTS_MEMBER_BYTES:
+                    raise RunError(f"refusing {path}: its {WEIGHTS_MEMBER} claims {info.file_size} bytes (the zoo "
+                                   f"loads models up to {MAX_WEIGHTS_MEMBER_BYTES >> 20} MiB)")
+                # In memory: h5py seeks back and forth, and a zip member rereads itself from its start on each
+                # backward seek (0.3 s for bach-transformer's 15 MB, against 20 ms for this copy).
+                check_h5_arrays(io.BytesIO(archive.read(info)), f"{path} (its {WEIGHTS_MEMBER})")
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError, ValueError) as error:
         raise RunError(f"cannot load {path}: the file is corrupt or truncated ({error})") from None
     try:
@@ -195,6 +220,70 @@ def check_keras_file(path: str | os.PathLike) -> None:
         if problem:
             raise RunError(f"refusing {path}: its config names {problem}; the zoo loads only Keras and zoo "
                            "objects (nothing of the file was run)")
+
+
+def check_h5_arrays(source: str | os.PathLike | IO[bytes], label: str) -> None:
+    """Refuses (RunError) HDF5 weights whose arrays h5py would read from another file of this machine.
+
+    `source` is a path or a seekable file object (a zip member); `label` names it in messages. Every
+    group is walked without following a link, and the first of these is refused: an external link, a
+    soft link (Keras writes neither), a virtual dataset (its data mapped from other files) or a
+    dataset whose raw data sits in external files. Only the file's structure is read, no array.
+    """
+    try:
+        with h5py.File(source, "r") as file:
+            problem = _h5_outside_reference(file)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise RunError(f"cannot load {label}: the file is corrupt or truncated ({reason[:200]})") from None
+    if problem:
+        raise RunError(f"refusing {label}: {problem}; the zoo reads only arrays stored in the file itself "
+                       "(nothing was read)")
+
+
+def _h5_outside_reference(file: h5py.File) -> str | None:
+    """What in `file` would make h5py read another file (or makes the walk too long), None when nothing.
+
+    Depth first with an explicit stack of the groups open on the way down, each with the names it has
+    left: only those few groups are held open, however wide the file.
+    """
+    stack = [(file, "", iter(file))]
+    visited = 0
+    while stack:
+        group, path, names = stack[-1]
+        name = next(names, None)
+        if name is None:
+            stack.pop()
+            continue
+        visited += 1
+        if visited > MAX_H5_OBJECTS:
+            return f"it holds more than {MAX_H5_OBJECTS:,} HDF5 links"
+        where = f"{path}/{name}"
+        link = group.get(name, getlink=True)
+        if isinstance(link, h5py.ExternalLink):
+            return (f"HDF5 object {_shown(where)} is an external link to {_shown(link.path)} "
+                    f"in {_shown(link.filename)}")
+        if isinstance(link, h5py.SoftLink):
+            return f"HDF5 object {_shown(where)} is a soft link to {_shown(link.path)}"
+        item = group[name]  # a hard link: an object of this file
+        if isinstance(item, h5py.Group):
+            if len(stack) > MAX_H5_DEPTH:  # the root group is the stack's first entry
+                return f"its HDF5 groups nest deeper than {MAX_H5_DEPTH} levels (at {_shown(where)})"
+            stack.append((item, where, iter(item)))
+        elif isinstance(item, h5py.Dataset):
+            if item.is_virtual:
+                sources = ", ".join(sorted({source.file_name for source in item.virtual_sources()}))
+                return f"HDF5 dataset {_shown(where)} is a virtual dataset mapping data from {_shown(sources)}"
+            if item.external:
+                return (f"HDF5 dataset {_shown(where)} keeps its data in external raw files "
+                        f"({_shown(', '.join(file_name for file_name, _, _ in item.external))})")
+    return None
+
+
+def _shown(text: str | bytes) -> str:
+    """A name from a file, quoted on one line and cut short (it could hold newlines or be megabytes long)."""
+    text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    return repr(text if len(text) <= 120 else text[:120] + "...")
 
 
 def _dicts(config: Any) -> Iterator[dict]:
