@@ -315,6 +315,15 @@ def zoo_main(argv: Sequence[str] | None = None) -> int | None:
     prep.add_argument("--workers", type=positive_int, default=usable_cores,
                       help="reader processes that stream over the files (default: the usable cores; "
                            "1: read in this process)")
+    from zoo.data.prepare import FILE_MEMORY_LIMIT, FILE_TIME_LIMIT, FILE_TIME_LIMIT_PER_KB
+
+    prep.add_argument("--file_time_limit", type=positive_float, default=FILE_TIME_LIMIT, metavar="SECONDS",
+                      help="CPU time that reading a file, or encoding one of its pieces, may take, plus "
+                           f"{FILE_TIME_LIMIT_PER_KB:g} s per KB of the file; a file past it is skipped "
+                           f"(default: {FILE_TIME_LIMIT:g})")
+    prep.add_argument("--file_memory_limit", type=positive_float, default=FILE_MEMORY_LIMIT, metavar="MB",
+                      help="memory that reading a file, or encoding one of its pieces, may add to its process "
+                           f"(Linux); a file past it is skipped (default: {FILE_MEMORY_LIMIT:g})")
 
     for name, text in [("export", "SavedModel with the model's endpoints, or another format"),
                        ("evaluate", "a run's numbers on its test split")]:
@@ -438,7 +447,8 @@ def _prepare(args: dict, rest: list[str]) -> None:
         if not args["input"]:
             raise UsageError("prepare needs --input FILE|DIR|music21:<folder> [...]")
         manifest = prepare(args["input"], encoding, args["output"], args["valid_fraction"],
-                           args["test_fraction"], args["seed"], workers=args["workers"])
+                           args["test_fraction"], args["seed"], workers=args["workers"],
+                           file_time_limit=args["file_time_limit"], file_memory_limit=args["file_memory_limit"])
     print(summary(manifest))
     for item in manifest["skipped"]:
         print(f"skipped {item['file']}: {item['reason']}", file=sys.stderr)

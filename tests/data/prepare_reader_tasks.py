@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
+
+import numpy as np
 
 from zoo.encodings.event import EventEncoding
 
@@ -38,4 +41,23 @@ class DyingEventEncoding(EventEncoding):
     def encode(self, score):
         if (score.all_notes()["pitch"] == 127).any():
             os.kill(os.getpid(), signal.SIGKILL)
+        return super().encode(score)
+
+
+class HostileEventEncoding(EventEncoding):
+    """The event encoding, except for a piece of a file whose name holds "spin" (it spins) or "hog" (it
+    takes memory, 32 MB at a time up to 4 GB), until a per-file limit stops it.
+
+    Not registered: its config is the event encoding's."""
+
+    def encode(self, score):
+        name = Path(score.metadata["source"]).name
+        if "spin" in name:
+            end = time.monotonic() + 60  # far past the limits of the tests: fail, do not hang
+            while time.monotonic() < end:
+                pass
+            raise RuntimeError("no time limit stopped the encoding")
+        if "hog" in name:
+            blocks = [np.ones(2 ** 25, np.uint8) for _ in range(128)]
+            raise RuntimeError(f"no memory limit stopped the encoding ({len(blocks)} blocks)")
         return super().encode(score)

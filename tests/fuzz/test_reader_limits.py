@@ -266,15 +266,15 @@ def test_cpu_time_alarm_fires_again_when_its_first_raise_is_swallowed():
     # CI once lost the alarm: it fired inside Hypothesis's gc callback, where Python drops exceptions.
     import signal
 
-    from zoo.music.music21_io import _CpuTimeLimit, _ParseTimeout
+    from zoo.music.limits import CpuTimeout, FileLimit, LimitExceeded
 
     handler_before = signal.getsignal(signal.SIGVTALRM)
     alarms = 0
-    with pytest.raises(_ParseTimeout):
-        with _CpuTimeLimit(0.05):
+    with pytest.raises(LimitExceeded, match="CPU time"):
+        with FileLimit(0.05):
             try:
                 _spin(2.0)
-            except _ParseTimeout:
+            except CpuTimeout:
                 alarms += 1  # swallowed, as a gc callback would
             _spin(2.0)
     assert alarms == 1
@@ -285,15 +285,15 @@ def test_cpu_time_alarm_left_without_exit_disarms_itself():
     # A raise at the edge of the with block skips __exit__: the repeating alarm must not go on raising.
     import signal
 
-    from zoo.music.music21_io import _CpuTimeLimit
+    from zoo.music.limits import FileLimit
 
     handler_before = signal.getsignal(signal.SIGVTALRM)
 
     def enter_and_return():
-        _CpuTimeLimit(0.01).__enter__()
+        FileLimit(0.01).__enter__()
 
     enter_and_return()
-    _spin(0.3)  # no _ParseTimeout here: this frame never entered the block
+    _spin(0.3)  # no CpuTimeout here: this frame never entered the block
     assert _alarm_is_off(handler_before)
 
 

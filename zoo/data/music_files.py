@@ -5,18 +5,44 @@ A source is the file's path, or `path#N` for tune N of a multi-tune ABC file.
 """
 from __future__ import annotations
 
+import functools
+import os
 import sys
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 from tqdm import tqdm
 
 from zoo.data.reader_pool import map_files
 from zoo.errors import DataError, ZooError
 from zoo.music.io import SCORE_SUFFIXES, load_tunes
+from zoo.music.limits import FileLimit, LimitExceeded
 from zoo.music.score import Score
 
 MUSIC21_PREFIX = "music21:"
+_LIMIT_FLAGS = {"time": "--file_time_limit", "memory": "--file_memory_limit"}
+
+
+class FileLimits(NamedTuple):
+    """What reading one file, or encoding one of its pieces, may take (`python -m zoo prepare`'s
+    per-file limits): `seconds` of user CPU time plus `seconds_per_kb` per KB of the file, and
+    `megabytes` more memory; None: unlimited. A tuple, so that it travels to reader processes."""
+
+    seconds: float | None = None
+    seconds_per_kb: float = 0.0
+    megabytes: float | None = None
+
+    def on(self, path: str) -> FileLimit:
+        """The limit for work on the file `path`."""
+        seconds = self.seconds
+        if seconds is not None and os.path.isfile(path):
+            seconds += self.seconds_per_kb * os.path.getsize(path) / 1024
+        return FileLimit(seconds, self.megabytes)
+
+    @staticmethod
+    def reason(what: str, exceeded: LimitExceeded) -> str:
+        """'cannot read x.mid: more than 31.5 s of CPU time (the per-file limit, --file_time_limit)'"""
+        return f"{what}: {exceeded} (the per-file limit, {_LIMIT_FLAGS[exceeded.kind]})"
 
 
 def find_music_files(inputs: Sequence[str]) -> list[str]:
@@ -51,11 +77,14 @@ def _music21_corpus_files(folder: str) -> list[str]:
     return files
 
 
-def read_pieces(path: str) -> list[tuple[str, Score | None, str]]:
-    """(source, score or None, reason) for every piece of a file; a multi-tune ABC file's sources
-    are `path#N` with N its tunes' `X:` numbers."""
+def read_pieces(path: str, limits: FileLimits = FileLimits()) -> list[tuple[str, Score | None, str]]:
+    """(source, score or None, reason) for every piece of a file, read within `limits`; a multi-tune
+    ABC file's sources are `path#N` with N its tunes' `X:` numbers."""
     try:
-        scores = load_tunes(path)
+        with limits.on(path):
+            scores = load_tunes(path)
+    except LimitExceeded as exceeded:
+        return [(path, None, limits.reason(f"cannot read {path}", exceeded))]
     except ZooError as error:
         return [(path, None, str(error))]
     except (MemoryError, RecursionError) as error:  # a hostile or huge file: skip it, keep going
@@ -101,12 +130,14 @@ def _read_crashed(path: str, reason: str) -> list[tuple[str, None, str]]:
     return [(path, None, reason)]
 
 
-def read_files(files: Sequence[str], workers: int, kept: dict[str, list], desc: str, progress: bool
-                ) -> Iterator[tuple[str, list[tuple[str, Score | None, str]]]]:
+def read_files(files: Sequence[str], workers: int, kept: dict[str, list], desc: str, progress: bool,
+               limits: FileLimits = FileLimits()) -> Iterator[tuple[str, list[tuple[str, Score | None, str]]]]:
     """(file, `read_pieces`'s answer) in file order, taken from `kept` where it holds the file (and
-    dropped from it then, so memory goes down as the stream goes on), read by `workers` otherwise."""
+    dropped from it then, so memory goes down as the stream goes on), read by `workers` otherwise,
+    each file within `limits`."""
     bar = progress_bar(len(files), desc, progress)
-    fresh = map_files(read_pieces, [f for f in files if f not in kept], workers, crashed=_read_crashed)
+    task = functools.partial(read_pieces, limits=limits)
+    fresh = map_files(task, [f for f in files if f not in kept], workers, crashed=_read_crashed)
     try:
         for path in files:
             yield path, (kept.pop(path) if path in kept else next(fresh))

@@ -3,7 +3,8 @@
 Output folder:
     train.pkl, valid.pkl, test.pkl   {"format", "encoding", "pieces": [int32 arrays], "sources": [str]}
     manifest.json                    encoding config, inputs, split sizes, skipped files, checksums
-A file that cannot be read or encoded is skipped with its reason; the run goes on.
+A file that cannot be read or encoded, or takes more than the per-file limits on CPU time and
+memory (in reader processes and in this one alike), is skipped with its reason; the run goes on.
 
 Reading streams: reader processes parse and encode a few files at a time and send back only the
 encoded arrays, in file order, so memory grows with the encoded output, never with parsed scores.
@@ -23,18 +24,26 @@ from typing import Any, Iterator, NamedTuple, Sequence
 import numpy as np
 
 from zoo.atomic import write_json
-from zoo.data.music_files import find_music_files, progress_bar, read_files, read_pieces
+from zoo.data.music_files import FileLimits, find_music_files, progress_bar, read_files, read_pieces
 from zoo.data.reader_pool import map_files
 from zoo.data.safe_pickle import dump_pickle
 from zoo.data.splits import DATA_FORMAT, SPLITS, split_by_piece
 from zoo.encodings import Encoding, get_encoding_class
 from zoo.encodings.base import piece_length
 from zoo.errors import DataError, ZooError
+from zoo.music.limits import LimitExceeded
 from zoo.music.score import Score
 
 # Notes of parsed scores an encoding that learns its vocabulary may keep between its passes
 # (20 bytes a note): small data sets are read once, large ones again instead of growing memory.
 KEPT_SCORES_NOTES = 1_000_000
+# Per-file limits (`python -m zoo prepare --file_time_limit/--file_memory_limit`). The time is music21's own
+# budget for parsing a file (zoo.music.music21_io), which prepare's limit replaces: 30 s + 1 s per KB. The
+# 130 KB Nottingham jigs.abc of 340 tunes, the largest file of the zoo's data sets, takes ~45 s and 235 MB
+# to read; 2 GB leaves room for files several times larger, while `workers` processes can each take it.
+FILE_TIME_LIMIT = 30.0
+FILE_TIME_LIMIT_PER_KB = 1.0
+FILE_MEMORY_LIMIT = 2048.0
 
 
 class PieceResult(NamedTuple):
@@ -54,20 +63,25 @@ def _crashed_pieces(path: str, reason: str) -> list[PieceResult]:
     return [PieceResult(path, False, None, reason)]
 
 
-def _encode_file(path: str, encoding: Encoding) -> list[PieceResult]:
+def _encode_file(path: str, encoding: Encoding, limits: FileLimits) -> list[PieceResult]:
     """Reads and encodes one file; only the compact encoded arrays leave the reader process."""
-    return _encode_pieces(read_pieces(path), encoding)
+    return _encode_pieces(path, read_pieces(path, limits), encoding, limits)
 
 
-def _encode_pieces(pieces: list[tuple[str, Score | None, str]], encoding: Encoding) -> list[PieceResult]:
-    """`read_pieces`'s answer for one file -> a `PieceResult` per piece."""
+def _encode_pieces(path: str, pieces: list[tuple[str, Score | None, str]], encoding: Encoding,
+                   limits: FileLimits) -> list[PieceResult]:
+    """`read_pieces`'s answer for the file `path` -> a `PieceResult` per piece, each encoded within `limits`."""
     results = []
     for source, score, reason in pieces:
         if score is None:
             results.append(PieceResult(source, False, None, reason))
             continue
         try:
-            piece = encoding.encode(score)
+            with limits.on(path):
+                piece = encoding.encode(score)
+        except LimitExceeded as exceeded:
+            results.append(PieceResult(source, True, None, limits.reason(f"cannot encode {source}", exceeded)))
+            continue
         except ZooError as error:
             results.append(PieceResult(source, True, None, str(error)))
             continue
@@ -79,10 +93,6 @@ def _encode_pieces(pieces: list[tuple[str, Score | None, str]], encoding: Encodi
         else:
             results.append(PieceResult(source, True, _stored(piece), ""))
     return results
-
-
-def _crashed_pieces(path: str, reason: str) -> list[PieceResult]:
-    return [PieceResult(path, False, None, reason)]
 
 
 def _stored(piece):
@@ -116,7 +126,7 @@ def _learns_vocabulary(encoding: Encoding) -> bool:
 
 
 def _fit_streaming(encoding: Encoding, files: Sequence[str], valid_fraction: float, test_fraction: float,
-                   seed: int, workers: int, progress: bool) -> tuple[Encoding, dict[str, list]]:
+                   seed: int, workers: int, progress: bool, limits: FileLimits) -> tuple[Encoding, dict[str, list]]:
     """Fits `encoding` on the training split with bounded memory; returns it and the files' parsed
     pieces that were kept (`KEPT_SCORES_NOTES` notes at most), which need no second reading.
 
@@ -126,7 +136,7 @@ def _fit_streaming(encoding: Encoding, files: Sequence[str], valid_fraction: flo
     kept: dict[str, list] = {}
     notes_kept = 0
     sources, file_of = [], {}
-    for path, pieces in read_files(files, workers, {}, "listing", progress):
+    for path, pieces in read_files(files, workers, {}, "listing", progress, limits):
         for source, score, _ in pieces:
             if score is not None:
                 sources.append(source)
@@ -142,7 +152,7 @@ def _fit_streaming(encoding: Encoding, files: Sequence[str], valid_fraction: flo
     train_file_names = {file_of[source] for source in train_sources}
     train_files = [f for f in files if f in train_file_names]
     # `fit` gets the kept scores by reference: `kept` still holds them for the encoding pass.
-    reading = read_files(train_files, workers, dict(kept), "fitting", progress)
+    reading = read_files(train_files, workers, dict(kept), "fitting", progress, limits)
     try:
         encoding = encoding.fit(score for _, pieces in reading for source, score, _ in pieces
                                 if score is not None and source in train_sources)
@@ -152,14 +162,15 @@ def _fit_streaming(encoding: Encoding, files: Sequence[str], valid_fraction: flo
 
 
 def _encode_files(files: Sequence[str], encoding: Encoding, kept: dict[str, list], workers: int,
-                  progress: bool) -> Iterator[PieceResult]:
+                  progress: bool, limits: FileLimits) -> Iterator[PieceResult]:
     """Every piece of `files` encoded, in file order: kept files encoded here, the others by readers."""
     bar = progress_bar(len(files), "reading", progress)
-    task = functools.partial(_encode_file, encoding=encoding)
+    # The limits travel in the task: reader processes start from a fork server, not from this process.
+    task = functools.partial(_encode_file, encoding=encoding, limits=limits)
     fresh = map_files(task, [f for f in files if f not in kept], workers, crashed=_crashed_pieces)
     try:
         for path in files:
-            yield from _encode_pieces(kept.pop(path), encoding) if path in kept else next(fresh)
+            yield from _encode_pieces(path, kept.pop(path), encoding, limits) if path in kept else next(fresh)
             bar.update()
     finally:
         fresh.close()
@@ -175,19 +186,25 @@ def prepare(
     seed: int = 0,
     workers: int = 1,
     progress: bool = True,
+    file_time_limit: float = FILE_TIME_LIMIT,
+    file_memory_limit: float = FILE_MEMORY_LIMIT,
 ) -> dict:
     """Reads, splits (by piece) and encodes `inputs` into `output_dir`; returns the manifest.
 
     `workers` reader processes stream over the files (1: read in this process); the output does not
-    depend on their number."""
+    depend on their number. Reading a file, and encoding each of its pieces, may take `file_time_limit`
+    seconds of CPU time plus `FILE_TIME_LIMIT_PER_KB` per KB of the file, and `file_memory_limit` MB
+    more memory (Linux only); a file past them is skipped, the limit its reason."""
     if isinstance(encoding, str):
         encoding = get_encoding_class(encoding)()
+    limits = FileLimits(file_time_limit, FILE_TIME_LIMIT_PER_KB, file_memory_limit)
     files = find_music_files(inputs)
     kept: dict[str, list] = {}
     if _learns_vocabulary(encoding):
-        encoding, kept = _fit_streaming(encoding, files, valid_fraction, test_fraction, seed, workers, progress)
+        encoding, kept = _fit_streaming(encoding, files, valid_fraction, test_fraction, seed, workers, progress,
+                                        limits)
     readable, skipped = [], []
-    for result in _encode_files(files, encoding, kept, workers, progress):
+    for result in _encode_files(files, encoding, kept, workers, progress, limits):
         if result.readable:
             readable.append(result)
         else:

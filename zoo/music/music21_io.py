@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import sys
-import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,6 +14,7 @@ import numpy as np
 
 from zoo.errors import ScoreReadError
 from zoo.music.keys import normalize_key_name
+from zoo.music.limits import FileLimit, LimitExceeded, time_limited
 from zoo.music.score import ChordSymbol, KeySignature, Score, Tempo, TimeSignature, Track, make_notes
 
 RESOLUTION = 480
@@ -38,58 +36,10 @@ MAX_ABC_NOTE_UNITS = 999
 _ABC_FIELD_OR_COMMENT = re.compile(rb"^\s*(?:[A-Za-z+]:|%)")
 _ABC_LONG_NOTE = re.compile(rb"[A-Ga-gxzZ][,']*(\d{%d,})" % len(str(MAX_ABC_NOTE_UNITS + 1)))
 # Whatever else makes music21 spin is stopped after this much (user) CPU time (the 130 KB Nottingham jigs.abc
-# of 340 tunes takes ~40 s), where a limit can be set (the main thread of a Unix process).
+# of 340 tunes takes ~40 s), where a limit can be set (the main thread of a Unix process), unless the caller
+# has set a limit of its own (prepare's per-file limit).
 PARSE_CPU_SECONDS = 30.0
 PARSE_CPU_SECONDS_PER_KB = 1.0
-# After the budget the alarm repeats at this CPU interval: a signal handler's exception raised while Python
-# runs a gc callback (Hypothesis installs one) is printed and dropped, so one alarm alone can be lost.
-_ALARM_REPEAT_SECONDS = 0.05
-
-
-class _ParseTimeout(BaseException):
-    """Raised by the CPU-time alarm; a BaseException so that music21's own `except Exception` lets it through."""
-
-
-class _CpuTimeLimit:
-    """`with _CpuTimeLimit(seconds):` raises `_ParseTimeout` in the block after `seconds` of user CPU
-    time, and again every `_ALARM_REPEAT_SECONDS` until the block ends (a no-op off the main thread).
-
-    A repeating alarm must never outlive its block: an alarm handled in `__exit__` does not raise (the
-    exit is disarming it), and one handled once the frame that entered the block has returned (the
-    block was left without `__exit__`, by a raise at its edge) disarms instead of raising.
-    """
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.armed = False
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-            self.owner = sys._getframe(1)
-            self.previous = signal.signal(signal.SIGVTALRM, self._expire)
-            self.armed = True
-            signal.setitimer(signal.ITIMER_VIRTUAL, self.seconds, _ALARM_REPEAT_SECONDS)
-        return self
-
-    def __exit__(self, *exception) -> None:
-        self._disarm()
-
-    def _disarm(self) -> None:
-        if self.armed:
-            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
-            signal.signal(signal.SIGVTALRM, self.previous)
-            self.armed = False
-            self.owner = None
-
-    def _expire(self, signum, frame) -> None:
-        if frame is not None and frame.f_code in (_CpuTimeLimit.__exit__.__code__, _CpuTimeLimit._disarm.__code__):
-            return
-        while frame is not None and frame is not self.owner:
-            frame = frame.f_back
-        if frame is None:
-            self._disarm()
-            return
-        raise _ParseTimeout
 
 
 def _check_before_parsing(path: Path) -> float:
@@ -141,7 +91,8 @@ def read_music21_tunes(path: str | os.PathLike) -> list[Score]:
     Raises:
         ScoreReadError: missing file, a file larger than `MAX_FILE_BYTES`, a meter of more than
             `MAX_METER_BEATS` beats, a file music21 cannot parse (or parses for longer than
-            `PARSE_CPU_SECONDS` + `PARSE_CPU_SECONDS_PER_KB` per KB of CPU time), or one with no tune.
+            `PARSE_CPU_SECONDS` + `PARSE_CPU_SECONDS_PER_KB` per KB of CPU time, where no
+            `zoo.music.limits.FileLimit` of the caller's is in force), or one with no tune.
     """
     from music21 import converter, stream
 
@@ -149,7 +100,8 @@ def read_music21_tunes(path: str | os.PathLike) -> list[Score]:
         raise ScoreReadError(f"cannot read {path}: no such file")
     budget = _check_before_parsing(Path(path))
     try:
-        with _CpuTimeLimit(budget):
+        # Inside a caller's time limit (prepare's per-file limit) that limit governs, not this default.
+        with FileLimit(None if time_limited() else budget):
             parsed = converter.parse(os.fspath(path), forceSource=True)
         if isinstance(parsed, stream.Opus):
             if not parsed.scores:
@@ -167,8 +119,9 @@ def read_music21_tunes(path: str | os.PathLike) -> list[Score]:
             scores.append(score)
     except ScoreReadError:
         raise
-    except _ParseTimeout:
-        raise ScoreReadError(f"cannot read {path}: music21 was still parsing it after {budget:.0f} s of CPU time") from None
+    except LimitExceeded:
+        reason = f"music21 was still parsing it after {budget:.0f} s of CPU time"
+        raise ScoreReadError(f"cannot read {path}: {reason}") from None
     except Exception as error:  # music21 raises many exception types on malformed input
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ScoreReadError(f"cannot read {path}: {reason}") from error
