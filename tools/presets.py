@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -346,6 +347,13 @@ def metric_gap(row: dict) -> tuple[float, str, bool | None]:
 
 # ---------------------------------------------------------------------------------------------------- commands
 
+def _wait(process: subprocess.Popen, seconds: float) -> int | None:
+    try:
+        return process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return None
+
+
 def train(recipe: Recipe) -> int:
     """Runs the recipe's training; a run that exists is resumed (`--resume_auto`)."""
     if recipe.prepare and not (ROOT / recipe.prepare[recipe.prepare.index("-o") + 1] / "train.pkl").is_file():
@@ -353,11 +361,18 @@ def train(recipe: Recipe) -> int:
     command = shlex.split(recipe.training_command())
     if (WEIGHTS / recipe.name / "config.json").is_file():
         command.append("--resume_auto")
-    started = __import__("time").time()
-    code = subprocess.run(command, cwd=ROOT).returncode
-    with open(WEIGHTS / recipe.name / ".wall_time_s", "a") as file:
-        file.write(f"{__import__('time').time() - started:.0f}\n")
-    return code
+    # The elapsed time is rewritten every half minute, not only at the end: a session that stops kills this
+    # process too, and the card's wall time must still count the hours that run trained.
+    wall_time = WEIGHTS / recipe.name / ".wall_time_s"
+    before = wall_time.read_text() if wall_time.is_file() else ""
+    started = time.monotonic()
+    process = subprocess.Popen(command, cwd=ROOT)
+    while True:
+        code = _wait(process, seconds=30)
+        if wall_time.parent.is_dir():  # the training makes the run folder in its first seconds
+            wall_time.write_text(f"{before}{time.monotonic() - started:.0f}\n")
+        if code is not None:
+            return code
 
 
 def finish(recipe: Recipe) -> None:
