@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from zoo.errors import WriteError
+
 # Temporary names are hidden (a leading dot), so no loader that globs a folder picks one up.
 _TEMPORARY_INFIX = ".tmp-"
 
@@ -32,12 +34,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     The content is flushed to disk before the rename, so even a power cut leaves the old file or the
     new one, never an empty or half one. A process killed mid-write leaves only the hidden temporary
-    file, which `remove_temporaries` clears (the trainer does so when a run resumes).
+    file, which `remove_temporaries` clears (the trainer does so when a run resumes). A write the disk
+    refuses (full, quota, read-only, permissions) becomes a `WriteError` naming `path`; the old file stays.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}{_TEMPORARY_INFIX}",
-                               suffix="".join(path.suffixes))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}{_TEMPORARY_INFIX}",
+                                   suffix="".join(path.suffixes))
+    except OSError as error:
+        raise WriteError.from_os_error(error, path) from None
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -45,6 +51,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         _fsync(tmp)
         os.replace(tmp, path)
         _fsync(path.parent, directory=True)
+    except OSError as error:  # the disk refused (full, read-only, ...): one line naming the file, old file kept
+        raise WriteError.from_os_error(error, path) from None
     finally:
         tmp.unlink(missing_ok=True)
 

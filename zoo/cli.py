@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from zoo.core.flags import fraction, non_negative_float, non_negative_int, positive_float, positive_int
 from zoo.core.run_folder import RESUMABLE_FLAGS, RunFolder
-from zoo.errors import UsageError, ZooError
+from zoo.errors import UsageError, WriteError, ZooError, disk_errno
 
 EXIT_BAD_INPUT = 2
 # General training.py flags that shape the model (the transformer's attention span defaults to -s): a fine-tune
@@ -78,6 +78,11 @@ def run_cli(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] 
         result = main(argv)
     except ZooError as error:
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as error:  # a full or read-only disk under a writer that does not name its file itself
+        if disk_errno(error) is None:
+            raise
+        print(f"error: {WriteError.from_os_error(error, None)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -7,6 +7,7 @@
     weights/<name>/samples/           MIDI / WAV / PNG written in training and by generate.py
     weights/<name>/export/            SavedModel
     logs/<name>/                      TensorBoard
+    weights/.locks/<name>.lock        held by the one process that writes the run (zoo.locks)
 
 A preset (a finished run committed under weights/<name>/ with a `preset.json`, zoo/core/presets.py) is
 read-only: what generate.py, `python -m zoo evaluate` and `python -m zoo export` write for it goes to
@@ -14,6 +15,7 @@ read-only: what generate.py, `python -m zoo evaluate` and `python -m zoo export`
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -24,6 +26,7 @@ from typing import Any
 
 from zoo.atomic import write_json
 from zoo.errors import RunError, UsageError
+from zoo.locks import hold_lock
 
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # What a resume (--resume_auto) takes from its command line, when given there: how long training goes on.
@@ -31,6 +34,7 @@ _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 RESUMABLE_FLAGS = ("epochs", "max_steps", "patience", "min_delta")
 MAX_NAME_LENGTH = 100  # well under a file system's 255 bytes, with room for the suffixes of derived files
 PRESET_FILE = "preset.json"  # marks a run folder as a preset (read-only; zoo/core/presets.py reads it)
+LOCKS_FOLDER = ".locks"
 
 
 def check_run_name(name: str) -> str:
@@ -145,6 +149,18 @@ class RunFolder:
     @property
     def log_dir(self) -> Path:
         return Path(self.logs_root) / self.name
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock its writer holds: beside the run folders (a refused start makes no folder), and for a preset
+        beside its outputs (its writers write only there)."""
+        root = self.outputs_root if self.is_preset else self.weights_root
+        return Path(root) / LOCKS_FOLDER / f"{self.name}.lock"
+
+    def writing(self) -> contextlib.AbstractContextManager:
+        """`with run.writing():` the block is the run's one writer (training, resume, evaluate, export);
+        RunBusy naming the other writer otherwise. Readers (generate.py) never take it."""
+        return hold_lock(self.lock_path, f"run '{self.name}'")
 
     def check_no_links(self, *paths: Path) -> None:
         """RunError when a path the zoo is about to write in the run folder (or its outputs) is a symbolic link,

@@ -31,6 +31,7 @@ from zoo.data.splits import DATA_FORMAT, SPLITS, split_by_piece
 from zoo.encodings import Encoding, get_encoding_class
 from zoo.encodings.base import piece_length
 from zoo.errors import DataError, ZooError
+from zoo.locks import hold_lock
 from zoo.music.limits import LimitExceeded
 from zoo.music.score import Score
 
@@ -44,6 +45,9 @@ KEPT_SCORES_NOTES = 1_000_000
 FILE_TIME_LIMIT = 30.0
 FILE_TIME_LIMIT_PER_KB = 1.0
 FILE_MEMORY_LIMIT = 2048.0
+
+
+PREPARE_LOCK = ".prepare.lock"  # in the output folder while prepare writes it (zoo.locks)
 
 
 class PieceResult(NamedTuple):
@@ -195,59 +199,60 @@ def prepare(
     depend on their number. Reading a file, and encoding each of its pieces, may take `file_time_limit`
     seconds of CPU time plus `FILE_TIME_LIMIT_PER_KB` per KB of the file, and `file_memory_limit` MB
     more memory (Linux only); a file past them is skipped, the limit its reason."""
-    if isinstance(encoding, str):
-        encoding = get_encoding_class(encoding)()
-    limits = FileLimits(file_time_limit, FILE_TIME_LIMIT_PER_KB, file_memory_limit)
-    files = find_music_files(inputs)
-    kept: dict[str, list] = {}
-    if _learns_vocabulary(encoding):
-        encoding, kept = _fit_streaming(encoding, files, valid_fraction, test_fraction, seed, workers, progress,
-                                        limits)
-    readable, skipped = [], []
-    for result in _encode_files(files, encoding, kept, workers, progress, limits):
-        if result.readable:
-            readable.append(result)
-        else:
-            skipped.append((result.source, result.reason))
-    if not readable:
-        reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3])
-        raise DataError(f"none of the {len(files)} files could be used ({reasons})")
-    splits = split_by_piece([r.source for r in readable], valid_fraction, test_fraction, seed)
-
     output_dir = Path(output_dir)
-    manifest_splits = {}
-    for split in SPLITS:
-        pieces, sources = [], []
-        for i in splits[split]:
-            result = readable[i]
-            if result.piece is None:
-                skipped.append((result.source, result.reason))
+    with hold_lock(output_dir / PREPARE_LOCK, f"data folder {output_dir}"):  # one writer; a second is refused
+        if isinstance(encoding, str):
+            encoding = get_encoding_class(encoding)()
+        limits = FileLimits(file_time_limit, FILE_TIME_LIMIT_PER_KB, file_memory_limit)
+        files = find_music_files(inputs)
+        kept: dict[str, list] = {}
+        if _learns_vocabulary(encoding):
+            encoding, kept = _fit_streaming(encoding, files, valid_fraction, test_fraction, seed, workers, progress,
+                                            limits)
+        readable, skipped = [], []
+        for result in _encode_files(files, encoding, kept, workers, progress, limits):
+            if result.readable:
+                readable.append(result)
             else:
-                pieces.append(_canonical_dtypes(result.piece))
-                sources.append(result.source)
-        pkl = output_dir / f"{split}.pkl"
-        dump_pickle(
-            {"format": DATA_FORMAT, "encoding": encoding.to_config(), "pieces": pieces, "sources": sources}, pkl
-        )
-        manifest_splits[split] = {
-            "pieces": len(pieces),
-            "tokens": int(sum(piece_length(p) for p in pieces)),
-            "sources": sources,
-            "sha256": _sha256(pkl),
+                skipped.append((result.source, result.reason))
+        if not readable:
+            reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3])
+            raise DataError(f"none of the {len(files)} files could be used ({reasons})")
+        splits = split_by_piece([r.source for r in readable], valid_fraction, test_fraction, seed)
+
+        manifest_splits = {}
+        for split in SPLITS:
+            pieces, sources = [], []
+            for i in splits[split]:
+                result = readable[i]
+                if result.piece is None:
+                    skipped.append((result.source, result.reason))
+                else:
+                    pieces.append(_canonical_dtypes(result.piece))
+                    sources.append(result.source)
+            pkl = output_dir / f"{split}.pkl"
+            dump_pickle(
+                {"format": DATA_FORMAT, "encoding": encoding.to_config(), "pieces": pieces, "sources": sources}, pkl
+            )
+            manifest_splits[split] = {
+                "pieces": len(pieces),
+                "tokens": int(sum(piece_length(p) for p in pieces)),
+                "sources": sources,
+                "sha256": _sha256(pkl),
+            }
+        manifest = {
+            "format": DATA_FORMAT,
+            "encoding": encoding.to_config(),
+            "inputs": list(inputs),
+            "files_found": len(files),
+            "seed": seed,
+            "valid_fraction": valid_fraction,
+            "test_fraction": test_fraction,
+            "splits": manifest_splits,
+            "skipped": [{"file": p, "reason": r} for p, r in skipped],
         }
-    manifest = {
-        "format": DATA_FORMAT,
-        "encoding": encoding.to_config(),
-        "inputs": list(inputs),
-        "files_found": len(files),
-        "seed": seed,
-        "valid_fraction": valid_fraction,
-        "test_fraction": test_fraction,
-        "splits": manifest_splits,
-        "skipped": [{"file": p, "reason": r} for p, r in skipped],
-    }
-    write_json(manifest, output_dir / "manifest.json")
-    return manifest
+        write_json(manifest, output_dir / "manifest.json")
+        return manifest
 
 
 def summary(manifest: dict) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from zoo.atomic import atomic_path
-from zoo.core.run_folder import RunConfig
+from zoo.core.run_folder import RunConfig, RunFolder
 from zoo.data.dataset import EncodedSplit, load_split
 from zoo.engine.generate import load_run
 from zoo.errors import DataError, ZooError
@@ -46,6 +46,13 @@ def evaluate(args: dict[str, Any]) -> dict[str, Any]:
     `sample_length` in the model type's unit, None for its default) with the test split's, and
     writes them to metrics.csv. Returns the evaluation.csv row plus "metrics" (rows, or None if skipped).
     """
+    run = RunFolder(Path(args["weights_path"]), args["name"])
+    run.load_config()  # a run that is not there is said so before anything is locked
+    with run.writing():  # evaluation.csv and metrics.csv have one writer, as the run's training files do
+        return _evaluate(args)
+
+
+def _evaluate(args: dict[str, Any]) -> dict[str, Any]:
     num_samples = int(args.get("num_samples") or 0)
     run, config, model_type, encoding, model = load_run(args["weights_path"], args["name"],
                                                         checkpoint=args["checkpoint"])
@@ -203,21 +210,16 @@ def write_metrics_csv(rows: list[dict], path: Path) -> None:
 def append_csv_row(path: Path, row: dict[str, Any]) -> None:
     """Appends `row` to the CSV at `path`, keeping every row aligned with the header.
 
-    A file whose header lists other columns (another model type or an older version) is rewritten,
-    atomically, with the union of the columns; cells a row does not have stay empty.
+    The file is rewritten whole, atomically (it holds one row per evaluation): a full disk leaves the old
+    file, never half a row. A header that lists other columns (another model type, an older version)
+    becomes the union of the columns; cells a row does not have stay empty.
     """
     header: list[str] = []
+    old_rows: list[dict[str, str]] = []
     if path.exists():
         with open(path, newline="") as file:
-            header = next(csv.reader(file), [])
-    if header == list(row):
-        with open(path, "a", newline="") as file:
-            csv.DictWriter(file, fieldnames=header).writerow(row)
-        return
-    old_rows: list[dict[str, str]] = []
-    if header:
-        with open(path, newline="") as file:
-            old_rows = list(csv.DictReader(file))
+            reader = csv.DictReader(file)
+            header, old_rows = list(reader.fieldnames or []), list(reader)
     columns = header + [key for key in row if key not in header]
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="") as file:

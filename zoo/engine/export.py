@@ -19,7 +19,7 @@ from typing import Any
 import keras
 
 from zoo.atomic import write_json
-from zoo.core.run_folder import RunConfig
+from zoo.core.run_folder import RunConfig, RunFolder
 from zoo.engine.generate import load_run
 from zoo.errors import UsageError
 
@@ -27,6 +27,13 @@ from zoo.errors import UsageError
 def export(args: dict[str, Any]) -> Path:
     """Writes the run's SavedModel to `--output` (default weights/NAME/export/, outputs/NAME/export/ for a preset);
     returns the folder."""
+    run = RunFolder(Path(args["weights_path"]), args["name"])
+    run.load_config()  # a run that is not there is said so before anything is locked
+    with run.writing():
+        return _export(args)
+
+
+def _export(args: dict[str, Any]) -> Path:
     run, config, model_type, encoding, model = load_run(args["weights_path"], args["name"],
                                                         checkpoint=args["checkpoint"])
     export_format = args.get("format", "savedmodel")

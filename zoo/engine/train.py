@@ -35,7 +35,7 @@ from zoo.engine.callbacks import (
 from zoo.engine.tensorboard_log import drop_events_after
 from zoo.engine.threads import configure_threads
 from zoo.engine.warm_start import check_compatible, resolve_init_from, warm_start
-from zoo.errors import UsageError, ZooError
+from zoo.errors import UsageError, WriteError, ZooError, disk_errno
 
 DEFAULT_EPOCHS = 10
 
@@ -115,9 +115,37 @@ def check_loss_function(model_type: type[ModelType], args: dict[str, Any]) -> No
 
 
 def train(args: dict[str, Any]) -> RunFolder:
-    """Trains a run as training.py's flags say; returns its folder. Raises ZooError on bad input."""
+    """Trains a run as training.py's flags say; returns its folder. Raises ZooError on bad input.
+
+    The process holds the run's lock from before it looks at the folder until it ends, so a second start
+    under the same name is refused (RunBusy) instead of racing this one through data preparation.
+    """
     model_type = get_model_type(args["model_type"])
     run = RunFolder(Path(args["weights_path"]), args["name"], Path(args["tensorboard_dir"]))  # checks the name first
+    with run.writing():
+        try:
+            return _train(model_type, run, args)
+        except (OSError, tf.errors.OpError) as error:  # writers of Keras (CSV log) and TensorFlow (TensorBoard)
+            if disk_errno(error) is None:
+                raise
+            error = WriteError.from_os_error(error, None, unnamed=f"into {run.path}")
+            raise WriteError(f"{error}; {_what_is_kept(run)}") from None
+        except WriteError as error:
+            raise WriteError(f"{error}; {_what_is_kept(run)}") from None
+
+
+def _what_is_kept(run: RunFolder) -> str:
+    """After a failed write: what the run still has, and how to go on once the disk has room."""
+    try:
+        state = read_backup_state(run.backup)
+    except ZooError:
+        state = None
+    if state is None:
+        return "no epoch was committed yet: make room, then start again (with --resume_auto)"
+    return f"the run keeps epoch {state['epoch']}, its last committed: make room, then continue with --resume_auto"
+
+
+def _train(model_type: type[ModelType], run: RunFolder, args: dict[str, Any]) -> RunFolder:
     resuming = bool(args.get("resume_auto")) and run.exists()
     args = apply_flag_aliases(model_type, args)
     given = {key: args[key] for key in RESUMABLE_FLAGS if args.get(key) is not None}
@@ -248,7 +276,8 @@ def train(args: dict[str, Any]) -> RunFolder:
     if nan_guard.stopped_at is not None:
         epoch, step = nan_guard.stopped_at
         last = run.checkpoints / "last.keras"
-        kept = f"the last good checkpoint is {last}" if last.is_file() else "no epoch finished, so no checkpoint was written"
+        kept = (f"the last good checkpoint is {last}" if last.is_file()
+                else "no epoch finished, so no checkpoint was written")
         raise TrainingDiverged(f"loss became NaN at epoch {epoch}, step {step}; stopped ({kept})")
     final_loss = history.history["loss"][-1] if history.history.get("loss") else None
     if final_loss is not None and not math.isfinite(final_loss):

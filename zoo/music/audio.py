@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.atomic import atomic_path
 from zoo.errors import ScoreReadError
 from zoo.music import soundfont as pip_renderer
 from zoo.music.score import Score
@@ -200,11 +201,11 @@ def write_wav(samples: np.ndarray, path, sample_rate: int) -> None:
 
 def write_limited_wav(samples: np.ndarray, path: str | os.PathLike, sample_rate: int) -> Path:
     """Writes mono samples like `write_wav`, scaled down to a peak of 0.9 when louder (instead of clipped),
-    creating the folder; returns the path. For synthesised sound of no set level (Griffin-Lim output)."""
+    creating the folder, atomically; returns the path. For synthesised sound of no set level (Griffin-Lim output)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     peak = np.abs(samples).max()
-    write_wav(samples / peak * 0.9 if peak > 0.9 else samples, path, sample_rate)
+    with atomic_path(path) as tmp:
+        write_wav(samples / peak * 0.9 if peak > 0.9 else samples, tmp, sample_rate)
     return path
 
 

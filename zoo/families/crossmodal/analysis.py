@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
+from zoo.atomic import atomic_path
 from zoo.core.checkpoints import load_model, save_model
 from zoo.core.flags import non_negative_int, positive_int
 from zoo.core.optimizers import make_optimizer
@@ -231,7 +232,7 @@ def analyse(model, config, encoding: NotesEncoding, split, args, run) -> dict[st
         rows += [_row(key, value) for key, value in baseline.items()]
     if args["generate_audio"] > 0:
         _audio_examples(model, config, encoding, split, args["generate_audio"], out)
-    with open(out / "metrics.csv", "w", newline="") as file:
+    with atomic_path(out / "metrics.csv") as tmp, open(tmp, "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=["direction", "metric", "label", "value"])
         writer.writeheader()
         writer.writerows(rows)
@@ -263,7 +264,8 @@ def _baseline(model, config, encoding, passes, args, out: Path, mode: str) -> di
         mean, components = fit_pca(x, config["dims"][-1])
         classifier = train_classifier((x - mean) @ components, y, config, args["classifier_epochs"],
                                       args["classifier_bs"], config["seed"])
-        np.savez(pca_path, mean=mean, components=components)
+        with atomic_path(pca_path) as tmp:
+            np.savez(tmp, mean=mean, components=components)
         save_model(classifier, classifier_path)
     if not args["evaluate_classifier"]:
         return {}

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
+from zoo.atomic import atomic_path
 from zoo.errors import UsageError
 from zoo.families.crossmodal.label_vectors import labels_from_logits, symbol_inputs
 from zoo.families.crossmodal.note_labels import LABELS
@@ -154,9 +155,9 @@ def _info(run, config: dict[str, Any], model, stem: Path) -> Path:
     lines += _final_errors(run, config)
     text = "\n".join(lines)
     print(text)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     path = stem.with_name(f"{stem.name}.txt")
-    path.write_text(text + "\n")
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n")
     return path
 
 
@@ -206,8 +207,8 @@ def _audio(args, config, encoding: NotesEncoding, model, stem: Path) -> list[Pat
     for label in LABELS:
         labels[label][quiet] = -1
     midi_path = stem.parent / f"{stem.name}-transcription.mid"
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    write_midi(encoding.decode(labels, config["instruments"]), midi_path)
+    with atomic_path(midi_path) as tmp:
+        write_midi(encoding.decode(labels, config["instruments"]), tmp)
     audio, rebuilt = _decode_to_audio(model, z_by_layer[0], encoding, args["iterations"], args["seed"], layer=0)
     wav_path = write_limited_wav(audio, stem.parent / f"{stem.name}-resynthesis.wav", cqt.SAMPLE_RATE)
     png_path = stem.parent / f"{stem.name}.png"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.atomic import atomic_path
 from zoo.families.crossmodal.note_labels import midi_of
 from zoo.music import cqt
 
@@ -42,8 +43,7 @@ def plot_transcription(original: np.ndarray, rebuilt: np.ndarray, labels: dict[s
     axes[0].legend(loc="upper right")
     axes[1].set_xlabel(f"frame ({cqt.FRAME_SAMPLES / cqt.SAMPLE_RATE * 1000:.1f} ms)")
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    _save(plt, fig, path, dpi=80)
 
 
 def plot_reconstructions(inputs: np.ndarray, reconstructions: np.ndarray, transfers: np.ndarray, epoch: int,
@@ -59,9 +59,7 @@ def plot_reconstructions(inputs: np.ndarray, reconstructions: np.ndarray, transf
     axes[0].set_title(f"epoch {epoch}: normalised log magnitudes")
     axes[-1].set_xlabel("CQT bin")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=70)
-    plt.close(fig)
+    _save(plt, fig, path, dpi=70)
 
 
 def plot_confusions(confusions: dict, path: Path, direction: str) -> None:
@@ -76,8 +74,7 @@ def plot_confusions(confusions: dict, path: Path, direction: str) -> None:
         ax.set_ylabel("true")
     fig.suptitle(f"{direction} confusion (rows: true class, last = silent)")
     fig.tight_layout()
-    fig.savefig(path, dpi=70)
-    plt.close(fig)
+    _save(plt, fig, path, dpi=70)
 
 
 def plot_latents(signal_points: np.ndarray, symbol_points: np.ndarray, classes: np.ndarray, config, path: Path) -> None:
@@ -91,5 +88,11 @@ def plot_latents(signal_points: np.ndarray, symbol_points: np.ndarray, classes: 
         ax.set_title(f"latent means by {label} ({config['instruments'][0]})")
         ax.legend(loc="upper right")
     fig.tight_layout()
-    fig.savefig(path, dpi=70)
+    _save(plt, fig, path, dpi=70)
+
+
+def _save(plt, fig, path: Path, dpi: int) -> None:
+    """Writes the figure as a PNG atomically (a reader never sees half a file) and closes it."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
     plt.close(fig)
