@@ -28,7 +28,7 @@ from zoo.data.dataset import EncodedSplit, TrainingData, split_off_validation
 from zoo.encodings.base import Encoding
 from zoo.errors import DataError, RunError, UsageError
 from zoo.families.musicvae.melody_data import encode_folder, first_window, melody_windows
-from zoo.families.musicvae.melody_encoding import MelodyEncoding
+from zoo.families.musicvae.melody_encoding import STEPS_PER_BAR, MelodyEncoding
 from zoo.families.musicvae.musicvae_callbacks import ReconstructionLogger, RelativeReduceLROnPlateau, StepPrinter
 from zoo.families.musicvae.musicvae_config import resolve_config
 from zoo.families.musicvae.musicvae_flags import MusicVAEFlags
@@ -145,6 +145,17 @@ class MusicVAE(MusicVAEFlags, ModelType):
         z = np.random.default_rng(seed).standard_normal((num_outputs * per_piece, model.z_size)).astype(np.float32)
         classes = decode_z(model, z, 1.0, seed).reshape(num_outputs, per_piece * steps)
         return [encoding.decode(c[:length or steps]) for c in classes]
+
+    @classmethod
+    def metric_pieces(cls, model, config, encoding, split, num_outputs, seed, length=None):
+        """Prior samples against the test melodies' windows of the same number of bars: a 2-bar sample set
+        beside whole tunes would differ in range and pitch count for its length alone."""
+        bars = math.ceil((length or model.seq_len) / STEPS_PER_BAR)
+        windows = melody_windows(split.pieces, encoding, bars)
+        if len(windows) == 0:
+            raise DataError(f"{split.path} has no melody of {bars} bars")
+        generated = cls.sample_scores(model, config, encoding, num_outputs, seed, bars * STEPS_PER_BAR)
+        return generated, [encoding.decode(window) for window in windows]
 
     @classmethod
     def generate(cls, args, run, config, encoding, model) -> list[Path]:
