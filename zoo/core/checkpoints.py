@@ -82,9 +82,22 @@ def read_model_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
-    """Writes `model` weights and optimizer state (`.weights.h5`) atomically."""
+    """Writes `model` weights and optimizer state (`.weights.h5`) atomically.
+
+    Keras's own writer builds the file in memory, and one plain write puts it on disk: HDF5 writing straight
+    to a disk that fills up under it can crash the process (a SIGSEGV in bench/kill_resume.py's full-disk
+    scenario) where a plain write raises ENOSPC. (No public Keras call writes weights to a file object.)
+    """
+    from keras.src.saving import saving_lib
+
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    try:
+        saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set())
+    finally:
+        store.close()
     with atomic_path(path) as tmp:
-        model.save_weights(tmp)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:

@@ -99,7 +99,7 @@ def load_tunes(path: str | os.PathLike) -> list[Score]:
 
 
 def save_score(score: Score, path: str | os.PathLike) -> None:
-    """Writes `score` as MIDI (.mid, .midi) or MusicXML (.xml, .musicxml), chosen by suffix.
+    """Writes `score` as MIDI (.mid, .midi) or MusicXML (.xml, .musicxml), chosen by suffix, atomically.
 
     Raises:
         UsageError: a suffix that no writer handles (names the known ones).
@@ -109,11 +109,13 @@ def save_score(score: Score, path: str | os.PathLike) -> None:
     if suffix in MIDI_SUFFIXES:
         from zoo.music.midi import write_midi
 
-        write_midi(score, path)
+        with atomic_path(path) as tmp:
+            write_midi(score, tmp)
     elif suffix in (".xml", ".musicxml"):
         from zoo.music.music21_io import write_musicxml
 
-        write_musicxml(score, path)
+        with atomic_path(path) as tmp:
+            write_musicxml(score, tmp)
     elif suffix in LEADSHEET_SUFFIXES:
         from zoo.music.leadsheet import write_leadsheet
 
