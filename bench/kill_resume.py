@@ -17,6 +17,13 @@ write files. Prints a table: type, kills tried, kills survived, kills that hit a
 
     python bench/kill_resume.py --kills 3 --seed 0                       # every type
     python bench/kill_resume.py --types lstm,gan --kills 5 --workdir /tmp/kr
+    python bench/kill_resume.py --scenarios concurrent,full_disk --starts 4
+
+Two more scenarios (`--scenarios`, all three by default): `concurrent` starts `--starts` processes on one run
+name at the same moment (exactly one must train, the others exit 2 with one line, and the run must be the
+winner's, whole); `full_disk` trains on a tmpfs (root only, else skipped) and fills it once an epoch is
+committed (the process must exit 2 with one 'cannot write' line, keep that epoch, and the resume after the
+filler is removed must reach the last epoch).
 """
 from __future__ import annotations
 
@@ -333,9 +340,7 @@ def trial(model_type: str, spec: TypeSpec, data: Path, index: int, rng: random.R
     run = weights / name
     shutil.rmtree(run, ignore_errors=True)
     shutil.rmtree(logs / name, ignore_errors=True)
-    flags = [flag.replace("{data}", str(data)) for flag in spec.train]
-    command = ["nice", "-n", str(args.nice), sys.executable, "training.py", "-m", model_type, "-n", name,
-               "-w", str(weights), "-t", str(logs), "-e", str(args.epochs), *QUIET, *THREADS, *flags]
+    command = training_command(model_type, spec, data, name, weights, logs, args)
     kills: list[Kill] = []
     for attempt in range(rng.choice([1, 2])):
         floor = committed_epoch(run) or 0
@@ -378,11 +383,7 @@ def trial(model_type: str, spec: TypeSpec, data: Path, index: int, rng: random.R
         last.failures.append(f"resume exited {result.returncode}: {_last_line(args.workdir / f'{name}.resume.err')}")
         return kills
     last.failures += check_resume_message(result.stderr, committed)
-    epochs = logged_epochs(run)
-    if epochs != list(range(args.epochs)):
-        last.failures.append(f"CSV log epochs {epochs}, expected 0..{args.epochs - 1} once each")
-    if committed_epoch(run) != args.epochs:
-        last.failures.append(f"backup ends at epoch {committed_epoch(run)}, not {args.epochs}")
+    last.failures += check_finished(run, name, spec, args)
     # Continued, not restarted: each optimizer's step count went on from the backup's (a fixed number of
     # steps an epoch), so it is in the same proportion to the epochs at every kill as at the end.
     final_steps = optimizer_steps(run)
@@ -391,23 +392,135 @@ def trial(model_type: str, spec: TypeSpec, data: Path, index: int, rng: random.R
             if kill.backup_epoch and final_steps.get(optimizer, 0) * kill.backup_epoch != steps * args.epochs:
                 kill.failures.append(f"{optimizer}: {steps} steps after epoch {kill.backup_epoch} but "
                                      f"{final_steps.get(optimizer)} after epoch {args.epochs}")
-    if not (run / "model.keras").is_file():
-        last.failures.append("no model.keras after the resumed run")
-    last.failures += [f"after the resume: {p}" for p in check_files(run)]
-    if run_temporaries(run):
-        last.failures.append(f"temporary files left: {[p.name for p in run_temporaries(run)]}")
+    return kills
 
+
+def check_finished(run: Path, name: str, spec: TypeSpec, args) -> list[str]:
+    """What is wrong with a run that should have finished: each epoch logged once, the backup at the last
+    epoch, model.keras, every file sound, no temporary file, and generate.py writes files from it."""
+    failures = []
+    epochs = logged_epochs(run)
+    if epochs != list(range(args.epochs)):
+        failures.append(f"CSV log epochs {epochs}, expected 0..{args.epochs - 1} once each")
+    if committed_epoch(run) != args.epochs:
+        failures.append(f"backup ends at epoch {committed_epoch(run)}, not {args.epochs}")
+    if not (run / "model.keras").is_file():
+        failures.append("no model.keras after the run")
+    failures += [f"at the end: {p}" for p in check_files(run)]
+    if run_temporaries(run):
+        failures.append(f"temporary files left: {[p.name for p in run_temporaries(run)]}")
     output = args.workdir / "generated" / name
     shutil.rmtree(output, ignore_errors=True)
-    generate = ["nice", "-n", str(args.nice), sys.executable, "generate.py", "-n", name, "-w", str(weights),
+    generate = ["nice", "-n", str(args.nice), sys.executable, "generate.py", "-n", name, "-w", str(run.parent),
                 "--output_dir", str(output), *THREADS, *spec.generate]
     result = _run(generate, args.timeout, args.workdir / f"{name}.generate.err")
     if result.returncode != 0:
-        last.failures.append(f"generate exited {result.returncode}: "
-                             f"{_last_line(args.workdir / f'{name}.generate.err')}")
+        failures.append(f"generate exited {result.returncode}: {_last_line(args.workdir / f'{name}.generate.err')}")
     elif not any(p.is_file() and p.stat().st_size for p in output.rglob("*")):
-        last.failures.append("generate wrote no files")
-    return kills
+        failures.append("generate wrote no files")
+    return failures
+
+
+def training_command(model_type: str, spec: TypeSpec, data: Path, name: str, weights: Path, logs: Path,
+                     args, *extra: str) -> list[str]:
+    flags = [flag.replace("{data}", str(data)) for flag in spec.train]
+    return ["nice", "-n", str(args.nice), sys.executable, "training.py", "-m", model_type, "-n", name,
+            "-w", str(weights), "-t", str(logs), "-e", str(args.epochs), *QUIET, *THREADS, *flags, *extra]
+
+
+# ---------------------------------------------------------------- concurrent starts
+REFUSED = re.compile(r"^error: run '.*' is in use by pid \d+")
+
+
+def concurrent_trial(model_type: str, spec: TypeSpec, data: Path, args) -> tuple[int, int, list[str]]:
+    """`--starts` processes train one run name at the same moment, each with another seed: exactly one
+    trains (exit 0), every other one exits 2 with one line naming it, and the run is the winner's, whole.
+    Returns (processes that trained, processes refused with the line, failures)."""
+    name = f"{model_type}-same"
+    weights, logs = args.workdir / "weights", args.workdir / "logs"
+    shutil.rmtree(weights / name, ignore_errors=True)
+    shutil.rmtree(logs / name, ignore_errors=True)
+    processes = []
+    for seed in range(args.starts):
+        command = training_command(model_type, spec, data, name, weights, logs, args)
+        command[command.index("--seed") + 1] = str(100 + seed)
+        processes.append(subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                          text=True))
+    results = []
+    for process in processes:
+        try:
+            _, err = process.communicate(timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, err = process.communicate()
+        results.append((process.returncode, err))
+    trained = [i for i, (code, _) in enumerate(results) if code == 0]
+    refused = [i for i, (code, err) in enumerate(results)
+               if code == 2 and len(err.strip().splitlines()) == 1 and REFUSED.match(err.strip())]
+    failures = [f"start {i} exited {code}: {(err.strip().splitlines() or ['no output'])[-1][:200]}"
+                for i, (code, err) in enumerate(results) if i not in trained and i not in refused]
+    if len(trained) != 1:
+        failures.append(f"{len(trained)} of {args.starts} starts trained, not 1")
+    else:
+        config = json.loads((weights / name / "config.json").read_text())
+        if config["args"]["seed"] != 100 + trained[0]:
+            failures.append(f"the run's config has seed {config['args']['seed']}, the winner's is {100 + trained[0]}")
+        failures += check_finished(weights / name, name, spec, args)
+    return len(trained), len(refused), failures
+
+
+# ---------------------------------------------------------------- a full disk mid-run
+def full_disk_trial(model_type: str, spec: TypeSpec, data: Path, args) -> tuple[bool, list[str]]:
+    """Trains on a small file system (weights and logs), fills it once an epoch is committed: the process must
+    exit 2 with one 'cannot write' line and the committed epoch intact; once the filler is gone, the resume
+    must reach the last epoch. Returns (whether the disk filled before the run ended, failures)."""
+    name = f"{model_type}-full"
+    disk = args.workdir / "disk"
+    disk.mkdir(exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(disk)], check=True)
+    try:
+        weights, logs = disk / "weights", disk / "logs"
+        command = training_command(model_type, spec, data, name, weights, logs, args)
+        stderr_path = args.workdir / f"{name}.train.err"
+        with open(stderr_path, "w") as err:
+            process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+            deadline = time.monotonic() + args.timeout
+            _wait(process, lambda: (committed_epoch(weights / name) or 0) >= 1, deadline)
+            filler = disk / "filler"
+            if process.poll() is None:
+                _fill(filler)
+            code = process.wait(timeout=args.timeout)
+        if code == 0:
+            filler.unlink(missing_ok=True)
+            return False, []  # it finished before the disk filled: a missed try, not a failure
+        failures = []
+        lines = [line for line in stderr_path.read_text(errors="replace").splitlines() if line.startswith("error:")]
+        if code != 2 or len(lines) != 1 or "cannot write" not in lines[0] or "Traceback" in stderr_path.read_text():
+            failures.append(f"exited {code} with {lines or _last_line(stderr_path)!r}, not one 'cannot write' line")
+        committed = committed_epoch(weights / name)
+        if not committed:
+            failures.append("no committed epoch was left")
+        failures += [f"on the full disk: {p}" for p in check_files(weights / name)]
+        filler.unlink()
+        result = _run([*command, "--resume_auto"], args.timeout, args.workdir / f"{name}.resume.err")
+        if result.returncode != 0:
+            said = _last_line(args.workdir / f"{name}.resume.err")
+            return True, failures + [f"resume exited {result.returncode}: {said}"]
+        failures += check_resume_message(result.stderr, committed)
+        return True, failures + check_finished(weights / name, name, spec, args)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _fill(path: Path) -> None:
+    """Writes zeros to `path` until its file system is full."""
+    with open(path, "wb") as file:
+        try:
+            while True:
+                file.write(b"\0" * (1 << 20))
+                file.flush()
+        except OSError:
+            pass
 
 
 def _run(command: list[str], timeout: float, stderr_path: Path) -> subprocess.CompletedProcess:
@@ -440,7 +553,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nice", type=int, default=5, help="niceness of the training subprocesses")
     parser.add_argument("--modes", default="startup,step,step,write,write,final",
                         help="kill moments drawn from (repeat one to draw it more often): " + ", ".join(MODES))
+    parser.add_argument("--scenarios", default="kill,concurrent,full_disk",
+                        help="kill (SIGKILLs, above), concurrent (--starts processes, one run name), full_disk "
+                             "(a tmpfs filled mid-run: needs root)")
+    parser.add_argument("--starts", type=int, default=4, help="processes started at once in the concurrent scenario")
     args = parser.parse_args(argv)
+    args.scenarios = {name.strip() for name in args.scenarios.split(",") if name.strip()}
+    if not args.scenarios or args.scenarios - {"kill", "concurrent", "full_disk"} or args.starts < 2:
+        parser.error("--scenarios takes kill, concurrent, full_disk; --starts must be >= 2")
     args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     if not args.modes or set(args.modes) - set(MODES):
         parser.error(f"--modes takes {', '.join(MODES)} (got {sorted(set(args.modes) - set(MODES))})")
@@ -454,7 +574,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     print(f"work folder {args.workdir}", flush=True)
 
-    started, rows = time.monotonic(), []
+    started, rows, concurrent_rows, disk_rows = time.monotonic(), [], [], []
+    cannot_mount = _cannot_mount(args.workdir) if "full_disk" in args.scenarios else None
     for model_type in types:
         spec = TYPES[model_type]
         data = prepare_data(spec.data, args.workdir / "data" / spec.data)
@@ -462,40 +583,93 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((model_type, 0, 0, 0, [f"skipped: needs {SHARED_DATA}"]))
             print(f"{model_type}: skipped (no {SHARED_DATA})", flush=True)
             continue
-        rng = random.Random(f"{args.seed}-{model_type}")
-        tried = survived = mid_write = 0
-        failures = []
-        for index in range(args.runs or args.kills):
-            if tried >= args.kills:
-                break
+        if "kill" in args.scenarios:
+            rows.append(kill_trials(model_type, spec, data, args))
+        if "concurrent" in args.scenarios:
             begin = time.monotonic()
-            kills = trial(model_type, spec, data, index, rng, args)
-            for number, kill in enumerate(kills):
-                tried += 1
-                survived += not kill.failures
-                mid_write += kill.mid_write
-                failures += [f"run {index} kill {number + 1} ({kill.mode}): {failure}" for failure in kill.failures]
-            print(f"{model_type} run {index}: " + ("no kill (the run finished first)" if not kills else "; ".join(
-                f"kill '{k.mode}'{' mid-write' if k.mid_write else ''} at backup epoch {k.backup_epoch}: "
-                f"{'ok' if not k.failures else ' / '.join(k.failures)}" for k in kills))
-                + f" ({time.monotonic() - begin:.0f} s)", flush=True)
-        rows.append((model_type, tried, survived, mid_write, failures))
+            trained, refused, failures = concurrent_trial(model_type, spec, data, args)
+            concurrent_rows.append((model_type, trained, refused, failures))
+            print(f"{model_type}: {args.starts} starts at once, {trained} trained, {refused} refused with one line"
+                  f"{': ' + ' / '.join(failures) if failures else ''} ({time.monotonic() - begin:.0f} s)", flush=True)
+        if "full_disk" in args.scenarios:
+            begin = time.monotonic()
+            filled, failures = (False, [f"skipped: {cannot_mount}"]) if cannot_mount else full_disk_trial(
+                model_type, spec, data, args)
+            disk_rows.append((model_type, filled, failures))
+            print(f"{model_type}: full disk {'mid-run' if filled else 'never reached (the run ended first)'}"
+                  f"{': ' + ' / '.join(failures) if failures else ', one line, resumed to the end'}"
+                  f" ({time.monotonic() - begin:.0f} s)", flush=True)
 
-    print(f"\n{'type':<12} {'kills':>5} {'survived':>8} {'mid-write':>9}  failures")
-    for model_type, tried, survived, mid_write, failures in rows:
-        print(f"{model_type:<12} {tried:>5} {survived:>8} {mid_write:>9}  {failures[0] if failures else '-'}")
-        for failure in failures[1:]:
-            print(f"{'':<39}{failure}")
-    total_tried, total_survived = sum(r[1] for r in rows), sum(r[2] for r in rows)
-    print(f"\n{total_survived}/{total_tried} kills survived; wall time {time.monotonic() - started:.0f} s; "
-          f"seed {args.seed}, {args.epochs} epochs a run")
-    passed = total_survived == total_tried and not any(r[4] for r in rows)
-    if passed and temporary_workdir:
+    failed = False
+    if rows:
+        print(f"\n{'type':<12} {'kills':>5} {'survived':>8} {'mid-write':>9}  failures")
+        for model_type, tried, survived, mid_write, failures in rows:
+            print(f"{model_type:<12} {tried:>5} {survived:>8} {mid_write:>9}  {failures[0] if failures else '-'}")
+            for failure in failures[1:]:
+                print(f"{'':<39}{failure}")
+        total_tried, total_survived = sum(r[1] for r in rows), sum(r[2] for r in rows)
+        print(f"{total_survived}/{total_tried} kills survived; seed {args.seed}, {args.epochs} epochs a run")
+        failed |= total_survived != total_tried or any(r[4] for r in rows)
+    if concurrent_rows:
+        good = sum(1 for _, trained, refused, failures in concurrent_rows
+                   if trained == 1 and refused == args.starts - 1 and not failures)
+        print(f"\nconcurrent starts: {good}/{len(concurrent_rows)} types with exactly 1 of {args.starts} trained and "
+              f"{args.starts - 1} refused with one line, the run whole")
+        for model_type, trained, refused, failures in concurrent_rows:
+            for failure in failures:
+                print(f"  {model_type}: {failure}")
+        failed |= good != len(concurrent_rows)
+    if disk_rows:
+        filled = [row for row in disk_rows if row[1]]
+        good = sum(1 for _, _, failures in filled if not failures)
+        print(f"\nfull disk mid-run: {good}/{len(filled)} runs stopped with one line and resumed to epoch {args.epochs}"
+              f" ({len(disk_rows) - len(filled)} ended before the disk filled or were skipped)")
+        for model_type, _, failures in disk_rows:
+            for failure in failures:
+                print(f"  {model_type}: {failure}")
+        failed |= any(failures and not failures[0].startswith("skipped") for _, _, failures in disk_rows)
+    print(f"\nwall time {time.monotonic() - started:.0f} s")
+    if not failed and temporary_workdir:
         shutil.rmtree(args.workdir, ignore_errors=True)
-    elif not passed:
+    elif failed:
         print(f"runs and logs kept in {args.workdir}", flush=True)
-    return 0 if passed else 1
+    return 1 if failed else 0
 
+
+def kill_trials(model_type: str, spec: TypeSpec, data: Path, args) -> tuple:
+    """The kill scenario for one type: (type, kills tried, survived, mid-write, failures)."""
+    rng = random.Random(f"{args.seed}-{model_type}")
+    tried = survived = mid_write = 0
+    failures = []
+    for index in range(args.runs or args.kills):
+        if tried >= args.kills:
+            break
+        begin = time.monotonic()
+        kills = trial(model_type, spec, data, index, rng, args)
+        for number, kill in enumerate(kills):
+            tried += 1
+            survived += not kill.failures
+            mid_write += kill.mid_write
+            failures += [f"run {index} kill {number + 1} ({kill.mode}): {failure}" for failure in kill.failures]
+        print(f"{model_type} run {index}: " + ("no kill (the run finished first)" if not kills else "; ".join(
+            f"kill '{k.mode}'{' mid-write' if k.mid_write else ''} at backup epoch {k.backup_epoch}: "
+            f"{'ok' if not k.failures else ' / '.join(k.failures)}" for k in kills))
+            + f" ({time.monotonic() - begin:.0f} s)", flush=True)
+    return model_type, tried, survived, mid_write, failures
+
+
+def _cannot_mount(workdir: Path) -> str | None:
+    """Why a tmpfs cannot be mounted here (not root, no mount(8), refused), or None."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return "mounting a tmpfs needs root and mount(8)"
+    probe = workdir / "mount-probe"
+    probe.mkdir(exist_ok=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(probe)], capture_output=True,
+                            text=True)
+    if result.returncode != 0:
+        return f"cannot mount a tmpfs: {result.stderr.strip()[:200]}"
+    subprocess.run(["umount", str(probe)], check=False)
+    return None
 
 if __name__ == "__main__":
     sys.exit(main())
