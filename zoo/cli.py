@@ -14,7 +14,14 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from zoo.core.flags import fraction, non_negative_float, non_negative_int, positive_float, positive_int
+from zoo.core.flags import (
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    open_fraction,
+    positive_float,
+    positive_int,
+)
 from zoo.core.run_folder import RESUMABLE_FLAGS, RunFolder
 from zoo.errors import UsageError, WriteError, ZooError, disk_errno
 
@@ -122,6 +129,10 @@ def _training_parser() -> _Parser:
                    help="stop after this many epochs without a val_loss lower by --min_delta (default: never)")
     z.add_argument("--min_delta", type=non_negative_float, default=0.0,
                    help="the smallest fall of val_loss that counts as better, for --patience (default 0)")
+    z.add_argument("--lr_plateau_patience", type=positive_int, default=None,
+                   help="multiply the learning rate by --lr_plateau_factor after more than N epochs without a "
+                        "val_loss lower by 1e-4 relative (default: never)")
+    z.add_argument("--lr_plateau_factor", type=open_fraction, default=0.5, help="for --lr_plateau_patience (default 0.5)")
     z.add_argument("--max_steps", type=positive_int, default=None,
                    help="stop after this many training steps (batches) in all, counted across resumes")
     z.add_argument("--check_nan", action="store_true", help="stop at a NaN loss, keeping the last good checkpoint")

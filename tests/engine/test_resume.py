@@ -279,7 +279,7 @@ def test_callback_counters_survive_a_resume(tmp_path):
     import keras
 
     from zoo.engine.callbacks import Checkpointer
-    from zoo.families.musicvae.musicvae_callbacks import RelativeReduceLROnPlateau
+    from zoo.core.optimizers import RelativeReduceLROnPlateau
 
     def callbacks():
         return [keras.callbacks.ReduceLROnPlateau(patience=50), keras.callbacks.EarlyStopping(patience=50),

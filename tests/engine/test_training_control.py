@@ -110,6 +110,25 @@ def test_patience_stops_and_keeps_its_count_across_a_resume(tmp_path, event_data
     assert logged(run) == [0, 1]
 
 
+def test_lr_plateau_multiplies_the_learning_rate_and_keeps_its_count_across_a_resume(tmp_path, event_data):
+    # At a learning rate of 1e-9 no epoch improves val_loss by 1e-4 relative: each one after the first is a bad one.
+    run = train(tmp_path, event_data, "plateau", **{"-e": "2", "--learning_rate": "1e-9",
+                                                    "--lr_plateau_patience": "1", "--lr_plateau_factor": "0.5"})
+    assert logged(run, "learning_rate") == pytest.approx([1e-9, 1e-9])
+    resume(tmp_path, "plateau", **{"-e": "4"})
+    # The restored count (one bad epoch) makes the third epoch the second bad one, more than the patience of 1.
+    assert logged(run, "learning_rate") == pytest.approx([1e-9, 1e-9, 5e-10, 5e-10])
+
+
+def test_lr_plateau_is_refused_for_a_type_with_its_own_schedule(tmp_path, capfd):
+    argv = ["-m", "musicvae", "-n", "x", "-w", str(tmp_path / "weights"), "--lr_plateau_patience", "2"]
+    assert run_cli(training_main, argv) == 2
+    err = capfd.readouterr().err.strip()
+    assert err == ("error: --lr_plateau_patience does not apply to model type 'musicvae': it schedules its learning "
+                   "rate itself (--lr_scheduler_factor and --lr_scheduler_patience, on each evaluation)"), err
+    assert not (tmp_path / "weights").exists()
+
+
 def test_max_steps_counts_across_a_resume(tmp_path, event_data):
     run = train(tmp_path, event_data, "limited", **{"-e": "1", "--steps_per_epoch": "4", "--max_steps": "6"})
     assert logged(run) == [0]

@@ -66,6 +66,9 @@ class ModelType(ModelFlags):
     # {"early_stopping": "patience"}. The trainer moves the value over, from the command line and from
     # the config.json of older runs alike, so the general flag is the one the engine reads.
     flag_aliases: ClassVar[dict[str, str]] = {}
+    # A type that schedules its learning rate itself says how (its flags), and the general
+    # --lr_plateau_patience is refused for it rather than stacked on top.
+    own_lr_schedule: ClassVar[str | None] = None
 
     # ------------------------------------------------------------ command line
     @classmethod

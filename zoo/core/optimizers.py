@@ -1,7 +1,10 @@
-"""The optimizer factory: every family builds its optimizers (from -o and --learning_rate) here."""
+"""The optimizer factory (every family builds its optimizers from -o and --learning_rate here) and the learning-rate
+schedule on a validation plateau (`--lr_plateau_patience`, and MusicVAE's own `--lr_scheduler_*`)."""
 from __future__ import annotations
 
 import inspect
+import math
+import sys
 
 import keras
 
@@ -32,3 +35,40 @@ def make_optimizer(name: str, learning_rate: float | None = None, *, epsilon: fl
         raise UsageError(f"optimizer '{name}' has no epsilon")
     settings = {"learning_rate": learning_rate, "epsilon": epsilon, "global_clipnorm": global_clipnorm or None}
     return optimizer_class(name)(**{key: value for key, value in settings.items() if value is not None})
+
+
+class RelativeReduceLROnPlateau(keras.callbacks.Callback):
+    """PyTorch's ReduceLROnPlateau(mode='min', threshold=1e-4 relative, cooldown 0, min_lr 0) on val_loss.
+
+    An evaluation improves when val_loss < best * (1 - threshold); after more than `patience`
+    evaluations without improvement the learning rate is multiplied by `factor`.
+    Keras's own callback uses an absolute min_delta, hence this one.
+    """
+
+    resume_attributes = ("best", "bad_epochs")  # kept in the resume backup (zoo.engine.callbacks.Checkpointer)
+
+    def __init__(self, factor: float, patience: int, threshold: float = 1e-4, monitor: str = "val_loss"):
+        super().__init__()
+        self.factor = factor
+        self.patience = patience
+        self.threshold = threshold
+        self.monitor = monitor
+        self.best = math.inf
+        self.bad_epochs = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        current = logs.get(self.monitor)
+        learning_rate = self.model.optimizer.learning_rate
+        if current is not None and math.isfinite(current):
+            if current < self.best * (1 - self.threshold):
+                self.best, self.bad_epochs = current, 0
+            else:
+                self.bad_epochs += 1
+            if self.bad_epochs > self.patience:
+                new_rate = float(learning_rate.numpy()) * self.factor
+                learning_rate.assign(new_rate)
+                self.bad_epochs = 0
+                print(f"\nepoch {epoch + 1}: {self.monitor} has not improved; learning rate -> {new_rate:.3g}",
+                      file=sys.stderr)
+        logs["learning_rate"] = float(learning_rate.numpy())

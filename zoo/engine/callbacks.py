@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from zoo.atomic import write_json
 from zoo.core.checkpoints import read_model_metadata, save_model, save_weights
+from zoo.core.optimizers import RelativeReduceLROnPlateau
 from zoo.errors import RunError
 from zoo.music.io import write_piece
 from zoo.music.pianoroll import pianoroll_image
@@ -63,6 +64,13 @@ def early_stopping(patience: int | None, min_delta: float) -> keras.callbacks.Ea
     if not patience:
         return None
     return keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, min_delta=min_delta)
+
+
+def lr_plateau(patience: int | None, factor: float) -> RelativeReduceLROnPlateau | None:
+    """`--lr_plateau_patience N --lr_plateau_factor F` on the validation loss; None when N is unset."""
+    if not patience:
+        return None
+    return RelativeReduceLROnPlateau(factor=factor, patience=patience)
 
 
 # What a resumed run must get back of the stateful callbacks: their patience counters and best values.

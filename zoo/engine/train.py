@@ -29,6 +29,7 @@ from zoo.engine.callbacks import (
     SampleWriter,
     StepLimit,
     early_stopping,
+    lr_plateau,
     read_backup_state,
     resume_best_val_loss,
 )
@@ -150,6 +151,9 @@ def _train(model_type: type[ModelType], run: RunFolder, args: dict[str, Any]) ->
     args = apply_flag_aliases(model_type, args)
     given = {key: args[key] for key in RESUMABLE_FLAGS if args.get(key) is not None}
     check_loss_function(model_type, args)
+    if args.get("lr_plateau_patience") and model_type.own_lr_schedule:
+        raise UsageError(f"--lr_plateau_patience does not apply to model type '{model_type.name}': it schedules "
+                         f"its learning rate itself ({model_type.own_lr_schedule})")
     args = model_type.check_args(args)
     backup_state = read_backup_state(run.backup)
     if resuming:
@@ -230,7 +234,8 @@ def _train(model_type: type[ModelType], run: RunFolder, args: dict[str, Any]) ->
     # The type's callbacks come first: what they add to the epoch's logs (e.g. the learning rate)
     # reaches TensorBoard and the CSV log, and the Checkpointer saves their state after their update.
     stateful = model_type.callbacks(context) + [
-        callback for callback in (early_stopping(args.get("patience"), args.get("min_delta") or 0.0),
+        callback for callback in (lr_plateau(args.get("lr_plateau_patience"), args.get("lr_plateau_factor", 0.5)),
+                                  early_stopping(args.get("patience"), args.get("min_delta") or 0.0),
                                   StepLimit(args["max_steps"]) if args.get("max_steps") else None)
         if callback is not None]
     restored = (backup_state or {}).get("callbacks") or {}

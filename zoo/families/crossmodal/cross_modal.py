@@ -71,6 +71,7 @@ class CrossModal(CrossModalFlags, ModelType):
     default_encoding = "notes"
     encodings = ("notes",)
     loss_functions = ("sparse_categorical_crossentropy",)  # the general default; the joint loss is fixed
+    own_lr_schedule = "the original's: x0.2 after 100 epochs without a lower val_loss"
 
     # ------------------------------------------------------------ command line
     @classmethod

@@ -22,14 +22,14 @@ import tensorflow as tf
 
 from zoo.core.checkpoints import check_weights_file
 from zoo.core.model_type import ModelType
-from zoo.core.optimizers import make_optimizer, takes_epsilon
+from zoo.core.optimizers import RelativeReduceLROnPlateau, make_optimizer, takes_epsilon
 from zoo.core.registry import register_model_type
 from zoo.data.dataset import EncodedSplit, TrainingData, split_off_validation
 from zoo.encodings.base import Encoding
 from zoo.errors import DataError, RunError, UsageError
 from zoo.families.musicvae.melody_data import encode_folder, first_window, melody_windows
 from zoo.families.musicvae.melody_encoding import STEPS_PER_BAR, MelodyEncoding
-from zoo.families.musicvae.musicvae_callbacks import ReconstructionLogger, RelativeReduceLROnPlateau, StepPrinter
+from zoo.families.musicvae.musicvae_callbacks import ReconstructionLogger, StepPrinter
 from zoo.families.musicvae.musicvae_config import resolve_config
 from zoo.families.musicvae.musicvae_flags import MusicVAEFlags
 from zoo.families.musicvae.vae_inference import compiled_functions, decode_z, reconstruction_metrics, slerp
@@ -145,6 +145,8 @@ class MusicVAE(MusicVAEFlags, ModelType):
         z = np.random.default_rng(seed).standard_normal((num_outputs * per_piece, model.z_size)).astype(np.float32)
         classes = decode_z(model, z, 1.0, seed).reshape(num_outputs, per_piece * steps)
         return [encoding.decode(c[:length or steps]) for c in classes]
+
+    own_lr_schedule = "--lr_scheduler_factor and --lr_scheduler_patience, on each evaluation"
 
     @classmethod
     def metric_pieces(cls, model, config, encoding, split, num_outputs, seed, length=None):

@@ -1,7 +1,6 @@
-"""MusicVAE's training callbacks: LR reduction on plateau (PyTorch's relative test), printing, audio logs."""
+"""MusicVAE's training callbacks: printing, audio logs (its learning-rate schedule: zoo.core.optimizers)."""
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 from typing import Callable
@@ -12,43 +11,6 @@ import tensorflow as tf
 
 from zoo.families.musicvae.melody_encoding import MelodyEncoding
 from zoo.families.musicvae.vae_inference import compiled_functions, decode_z
-
-
-class RelativeReduceLROnPlateau(keras.callbacks.Callback):
-    """PyTorch's ReduceLROnPlateau(mode='min', threshold=1e-4 relative, cooldown 0, min_lr 0) on val_loss.
-
-    An evaluation improves when val_loss < best * (1 - threshold); after more than `patience`
-    evaluations without improvement the learning rate is multiplied by `factor`.
-    Keras's own callback uses an absolute min_delta, hence this one.
-    """
-
-    resume_attributes = ("best", "bad_epochs")  # kept in the resume backup (zoo.engine.callbacks.Checkpointer)
-
-    def __init__(self, factor: float, patience: int, threshold: float = 1e-4, monitor: str = "val_loss"):
-        super().__init__()
-        self.factor = factor
-        self.patience = patience
-        self.threshold = threshold
-        self.monitor = monitor
-        self.best = math.inf
-        self.bad_epochs = 0
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs if logs is not None else {}
-        current = logs.get(self.monitor)
-        learning_rate = self.model.optimizer.learning_rate
-        if current is not None and math.isfinite(current):
-            if current < self.best * (1 - self.threshold):
-                self.best, self.bad_epochs = current, 0
-            else:
-                self.bad_epochs += 1
-            if self.bad_epochs > self.patience:
-                new_rate = float(learning_rate.numpy()) * self.factor
-                learning_rate.assign(new_rate)
-                self.bad_epochs = 0
-                print(f"\nepoch {epoch + 1}: {self.monitor} has not improved; learning rate -> {new_rate:.3g}",
-                      file=sys.stderr)
-        logs["learning_rate"] = float(learning_rate.numpy())
 
 
 class StepPrinter(keras.callbacks.Callback):
