@@ -85,7 +85,8 @@ def test_generate_and_evaluate(vae_run, tmp_path, capsys):
     assert classes.shape == (2, 32)
     assert run_cli(zoo_main, ["evaluate", "-n", name, "-w", str(weights), "-b", "16"]) == 0
     text = capsys.readouterr().out
-    for key in ("tf_accuracy", "sampled_accuracy", "nll_per_step", "kl_after_free_bits", "sampled_accuracy_bar_2"):
+    for key in ("tf_accuracy", "sampled_accuracy", "sampled_accuracy_temperature_1", "nll_per_step", "kl_after_free_bits",
+                "sampled_accuracy_bar_2"):
         assert key in text, key
 
 

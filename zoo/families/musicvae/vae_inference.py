@@ -48,8 +48,9 @@ def reconstruction_metrics(model: MusicVAEModel, windows: np.ndarray, batch_size
                            ) -> dict[str, float]:
     """Teacher-forced and sampled reconstruction accuracy (z = posterior mean; metrics.md §4), NLL and KL.
 
-    Sampled: the decoder is fed its own argmax at every step. Accuracies are means over all steps
-    of all windows; `sampled_accuracy_bar_k` is that of bar k alone.
+    Sampled: the decoder is fed its own argmax at every step (`sampled_accuracy`, the paper's protocol), or
+    a temperature-1 sample of its output (`sampled_accuracy_temperature_1`, fixed seed). Accuracies are means
+    over all steps of all windows; `sampled_accuracy_bar_k` is that of bar k alone (argmax feedback).
     """
     free_nats = vae["free_bits"] * math.log(2.0)
 
@@ -58,25 +59,29 @@ def reconstruction_metrics(model: MusicVAEModel, windows: np.ndarray, batch_size
         mu, logvar = model.encode(melody)
         teacher, _ = model.decode_logits(mu, melody, 0.0, 0.0, seed=tf.constant([0, 0]))
         sampled, _ = model.decode_logits(mu, melody, 1.0, 0.0, seed=tf.constant([0, 0]))
+        drawn, _ = model.decode_logits(mu, melody, 1.0, 1.0, seed=tf.constant([0, 0]))
         nll, kl, tf_correct = model.elbo_terms(melody, mu, logvar, teacher)
         _, _, sampled_correct = model.elbo_terms(melody, mu, logvar, sampled)
+        _, _, drawn_correct = model.elbo_terms(melody, mu, logvar, drawn)
         return (tf.reduce_sum(tf_correct, 0), tf.reduce_sum(sampled_correct, 0), tf.reduce_sum(nll),
-                tf.reduce_sum(kl), tf.reduce_sum(tf.maximum(kl - free_nats, 0.0)))
+                tf.reduce_sum(kl), tf.reduce_sum(tf.maximum(kl - free_nats, 0.0)), tf.reduce_sum(drawn_correct))
 
     tf_steps = np.zeros(model.seq_len)
     sampled_steps = np.zeros(model.seq_len)
-    nll = kl = kl_free = 0.0
+    nll = kl = kl_free = drawn = 0.0
     for start in range(0, len(windows), batch_size):
         sums = batch_sums(tf.constant(windows[start:start + batch_size]))
         tf_steps += sums[0].numpy()
         sampled_steps += sums[1].numpy()
         nll, kl, kl_free = nll + float(sums[2]), kl + float(sums[3]), kl_free + float(sums[4])
+        drawn += float(sums[5])
     n = len(windows)
     beta = vae["beta_settings"]["end_beta"]
     numbers = {
         "melodies": n,
         "tf_accuracy": float(tf_steps.sum() / (n * model.seq_len)),
         "sampled_accuracy": float(sampled_steps.sum() / (n * model.seq_len)),
+        "sampled_accuracy_temperature_1": drawn / (n * model.seq_len),
         "nll_per_melody": nll / n,
         "nll_per_step": nll / (n * model.seq_len),
         "kl": kl / n,
