@@ -435,25 +435,17 @@ def record_check(recipe: Recipe) -> None:
 
 def headline_on_test_slice(folder: Path, info: dict, pieces: int, outputs: Path | None = None,
                            test_path: Path | None = None) -> float:
-    """The preset's headline figure on the first `pieces` pieces of its test split, through `python -m zoo
-    evaluate` as its card runs it (no samples). The split is the run's own, or the one its recorded flags
-    resolve to on this machine (zoo.engine.evaluate.run_test_split); outputs go to `outputs` (a scratch folder)."""
+    """The preset's headline figure on the first `pieces` pieces of its test split (`--pieces`; 0: all), through
+    `python -m zoo evaluate` as its card runs it (no samples). The split is the run's own, or the one its
+    recorded flags resolve to on this machine; outputs go to `outputs` (a scratch folder by default)."""
     from zoo.cli import run_cli, zoo_main
-    from zoo.core.registry import get_model_type
-    from zoo.data.safe_pickle import dump_pickle, load_pickle
-    from zoo.engine.evaluate import run_test_split
 
-    config = json.loads((folder / "config.json").read_text())
-    test = test_path or run_test_split(folder.name, config, get_model_type(config["model_type"]))
-    data = load_pickle(test)
-    sliced = {**data, "pieces": data["pieces"][:pieces or None],
-              "sources": list(data.get("sources", []))[:pieces or None]}
-    flags = shlex.split(info["evaluate"]["command"])[3:]
-    flags = _without(_without(flags, "-p"), "--num_samples")
+    flags = _without(shlex.split(info["evaluate"]["command"])[3:], "--num_samples")
+    if test_path is not None:
+        flags = [*_without(flags, "-p"), "-p", str(test_path)]
     with tempfile.TemporaryDirectory() as scratch:
-        dump_pickle(sliced, Path(scratch) / "test.pkl")
         outputs_root = Path(outputs or scratch) / "outputs"
-        argv = [*flags, "-w", str(folder.parent), "-p", str(Path(scratch) / "test.pkl"), "--num_samples", "0"]
+        argv = [*flags, "-w", str(folder.parent), *(["--pieces", str(pieces)] if pieces else []), "--num_samples", "0"]
         cwd = os.getcwd()
         os.chdir(outputs_root.parent)  # a preset's evaluation.csv goes to ./outputs/<name>/, never into the preset
         try:

@@ -132,7 +132,8 @@ def _training_parser() -> _Parser:
     z.add_argument("--lr_plateau_patience", type=positive_int, default=None,
                    help="multiply the learning rate by --lr_plateau_factor after more than N epochs without a "
                         "val_loss lower by 1e-4 relative (default: never)")
-    z.add_argument("--lr_plateau_factor", type=open_fraction, default=0.5, help="for --lr_plateau_patience (default 0.5)")
+    z.add_argument("--lr_plateau_factor", type=open_fraction, default=0.5,
+                   help="for --lr_plateau_patience (default 0.5)")
     z.add_argument("--max_steps", type=positive_int, default=None,
                    help="stop after this many training steps (batches) in all, counted across resumes")
     z.add_argument("--check_nan", action="store_true", help="stop at a NaN loss, keeping the last good checkpoint")
@@ -355,6 +356,8 @@ def zoo_main(argv: Sequence[str] | None = None) -> int | None:
         else:
             sub.add_argument("-p", "--data_path", default=None, help="test pickle (default: the run's test split)")
             sub.add_argument("-b", "--batch_size", type=positive_int, default=64)
+            sub.add_argument("--pieces", type=positive_int, default=None,
+                             help="only the first N pieces of the test split (a quick check; default: all)")
             sub.add_argument("--num_samples", type=non_negative_int, default=16,
                              help="pieces to sample for the musical metrics, compared with the test split (0: none)")
             sub.add_argument("--seed", type=int, default=0, help="sampling seed for the musical metrics")

@@ -64,6 +64,18 @@ def test_evaluate_without_samples_and_bad_counts(trained_run, capsys):
     assert "argument --sample_length: must be at least 1 (got 0)" in capsys.readouterr().err
 
 
+def test_evaluate_on_the_first_pieces_of_the_test_split(trained_run):
+    weights, name = trained_run
+    rows = {}
+    for pieces in ("1", None):
+        only = ["--pieces", pieces] if pieces else []
+        argv = ["evaluate", "-n", name, "-w", str(weights), "--num_samples", "0", *only]
+        assert run_cli(zoo_main, argv) == 0
+        rows[pieces] = list(csv.DictReader(open(weights / name / "evaluation.csv")))[-1]
+    assert rows["1"]["pieces"] == "1" and int(rows[None]["pieces"]) == 2  # the fixture's test split: 2 chorales
+    assert rows["1"]["nll_nats_per_event"] != rows[None]["nll_nats_per_event"]
+
+
 def test_evaluation_csv_with_another_header_is_rewritten_aligned(tmp_path):
     path = tmp_path / "evaluation.csv"
     append_csv_row(path, {"run": "a", "nll": 1.5})

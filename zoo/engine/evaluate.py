@@ -64,6 +64,8 @@ def _evaluate(args: dict[str, Any]) -> dict[str, Any]:
     split = load_split(test_path)
     if split.encoding != config["encoding"]:
         raise DataError(f"{test_path} was not encoded like run '{run.name}'s training data")
+    if args.get("pieces"):  # a quick check on the first N pieces (a card's figure is the whole split's)
+        split = dataclasses.replace(split, pieces=split.pieces[:args["pieces"]], sources=split.sources[:args["pieces"]])
     run_config = RunConfig.from_dict(config)
     numbers = model_type.evaluate(model, run_config, encoding, split, args, run)
     for key, value in numbers.items():
