@@ -501,7 +501,7 @@ def full_disk_trial(model_type: str, spec: TypeSpec, data: Path, args) -> tuple[
         if not committed:
             failures.append("no committed epoch was left")
         failures += [f"on the full disk: {p}" for p in check_files(weights / name)]
-        filler.unlink()
+        filler.unlink(missing_ok=True)
         result = _run([*command, "--resume_auto"], args.timeout, args.workdir / f"{name}.resume.err")
         if result.returncode != 0:
             said = _last_line(args.workdir / f"{name}.resume.err")

@@ -439,10 +439,15 @@ def headline_on_test_slice(folder: Path, info: dict, pieces: int, outputs: Path 
     `python -m zoo evaluate` as its card runs it (no samples). The split is the run's own, or the one its
     recorded flags resolve to on this machine; outputs go to `outputs` (a scratch folder by default)."""
     from zoo.cli import run_cli, zoo_main
+    from zoo.core.registry import get_model_type
+    from zoo.engine.evaluate import run_test_split
 
     flags = _without(shlex.split(info["evaluate"]["command"])[3:], "--num_samples")
-    if test_path is not None:
-        flags = [*_without(flags, "-p"), "-p", str(test_path)]
+    if test_path is None:  # the card's -p, else the run's own split: found from here, before the chdir below
+        config = json.loads((folder / "config.json").read_text())
+        given = flags[flags.index("-p") + 1] if "-p" in flags else None
+        test_path = Path(given or run_test_split(folder.name, config, get_model_type(config["model_type"])))
+    flags = [*_without(flags, "-p"), "-p", str(Path(test_path).absolute())]
     with tempfile.TemporaryDirectory() as scratch:
         outputs_root = Path(outputs or scratch) / "outputs"
         argv = [*flags, "-w", str(folder.parent), *(["--pieces", str(pieces)] if pieces else []), "--num_samples", "0"]

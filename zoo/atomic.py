@@ -43,7 +43,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}{_TEMPORARY_INFIX}",
                                    suffix="".join(path.suffixes))
     except OSError as error:
-        raise WriteError.from_os_error(error, path) from None
+        _raise_write_error(error, path)
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -52,9 +52,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
         _fsync(path.parent, directory=True)
     except OSError as error:  # the disk refused (full, read-only, ...): one line naming the file, old file kept
-        raise WriteError.from_os_error(error, path) from None
+        _raise_write_error(error, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _raise_write_error(error: OSError, path: Path) -> None:
+    """Raises the WriteError for a write the disk refused, else `error` itself, unchanged."""
+    failure = WriteError.from_os_error(error, path)
+    if failure is None:
+        raise error
+    raise failure from None
 
 
 def temporaries(folder: str | os.PathLike) -> list[Path]:

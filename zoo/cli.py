@@ -9,6 +9,7 @@ answer at once.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ from zoo.core.flags import (
     positive_int,
 )
 from zoo.core.run_folder import RESUMABLE_FLAGS, RunFolder
-from zoo.errors import UsageError, WriteError, ZooError, disk_errno
+from zoo.errors import DISK_ERRNO_REASONS, UsageError, ZooError, disk_errno
 
 EXIT_BAD_INPUT = 2
 # General training.py flags that shape the model (the transformer's attention span defaults to -s): a fine-tune
@@ -86,10 +87,12 @@ def run_cli(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] 
     except ZooError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except OSError as error:  # a full or read-only disk under a writer that does not name its file itself
-        if disk_errno(error) is None:
+    except OSError as error:  # a full or read-only disk, or permissions, where no zoo code named the file
+        code = disk_errno(error)
+        if code is None:
             raise
-        print(f"error: {WriteError.from_os_error(error, None)}", file=sys.stderr)
+        print(f"error: {error.filename or 'a file'}: {DISK_ERRNO_REASONS[code]} ({errno.errorcode[code]})",
+              file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -75,12 +75,12 @@ class WriteError(ZooError):
 
     @classmethod
     def from_os_error(cls, error: BaseException, path: str | os.PathLike | None,
-                      unnamed: str = "a file") -> "WriteError | BaseException":
-        """The WriteError naming `path` (else the file the error names, else `unnamed`) for a disk error; other
-        errors as they are."""
+                      unnamed: str = "a file") -> "WriteError | None":
+        """The WriteError naming `path` (else the file the error names, else `unnamed`) when `error` is the disk
+        refusing a write; None for any other error, which the caller re-raises as it is."""
         code = disk_errno(error)
         if code is None:
-            return error
+            return None
         if path is None:
             named = _PATH_THEN_STRERROR.search(str(error))
             path = getattr(error, "filename", None) or (named.group(1) if named else unnamed)

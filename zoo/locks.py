@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from zoo.errors import RunBusy, WriteError
+from zoo.errors import RunBusy, RunError, WriteError, disk_errno
 
 MAX_HOLDER_BYTES = 4096
 
@@ -50,9 +50,19 @@ def _describe(holder: dict) -> str:
 
 
 def _made_folders(folder: Path) -> list[Path]:
-    """Creates `folder` and its missing parents; returns those it created, deepest first."""
+    """Creates `folder` and its missing parents; returns those it created, deepest first.
+
+    FileNotFoundError when a releasing holder removed one of them meanwhile (the caller tries again);
+    RunError when one of them is a file."""
     missing = [parent for parent in (folder, *folder.parents) if not parent.exists()]
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        blocker = next((parent for parent in (folder, *folder.parents) if parent.exists() and not parent.is_dir()),
+                       None)
+        if blocker is not None:
+            raise RunError(f"cannot lock {folder}: {blocker} is a file, not a folder") from None
+        raise FileNotFoundError(folder) from None  # it was there, then gone: removed meanwhile
     return missing
 
 
@@ -63,22 +73,27 @@ def _open_and_lock(lock_file: Path, what: str) -> tuple[int, list[Path]]:
         try:
             made += _made_folders(lock_file.parent)
             fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-        except (FileNotFoundError, FileExistsError):  # a releasing holder removed the folder meanwhile: again
+        except FileNotFoundError:  # a releasing holder removed the folder meanwhile: again
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # A holder removes the file when it ends: the one locked here may have been removed since it was
+            # opened, and a lock on a removed file excludes no one. Only the file at the path counts.
+            if os.stat(lock_file).st_ino == os.fstat(fd).st_ino:
+                return fd, made
         except BlockingIOError:
             holder = _read_holder(fd)
             os.close(fd)
             raise RunBusy(f"{what} is in use by {_describe(holder)}: wait for it to end, or stop it "
                           f"(the lock is {lock_file})") from None
-        # A holder removes the file when it ends: the one locked here may have been removed since it was
-        # opened, and a lock on a removed file excludes no one. Only the file at the path counts.
-        try:
-            if os.stat(lock_file).st_ino == os.fstat(fd).st_ino:
-                return fd, made
         except FileNotFoundError:
             pass
+        except OSError as error:  # ENOLCK, EOPNOTSUPP: a file system without locks (NFS without lockd, ...)
+            os.close(fd)
+            if disk_errno(error) is not None:
+                raise
+            raise RunError(f"cannot lock {lock_file}: {error.strerror or error} (a file system without file "
+                           "locks?)") from None
         os.close(fd)
     raise RunBusy(f"{what}: its lock {lock_file} keeps changing hands; try again")
 
@@ -91,11 +106,14 @@ def hold_lock(lock_file: str | os.PathLike, what: str) -> Iterator[None]:
     second writer is refused at once, before it reads or writes anything of the run. A clean end removes
     the file, and the folders made for it when they are empty (a refused or failed start leaves nothing).
     """
-    lock_file = Path(lock_file)
+    lock_file = Path(lock_file).absolute()  # the block may change the working folder
     try:
         fd, made = _open_and_lock(lock_file, what)
     except OSError as error:
-        raise WriteError.from_os_error(error, lock_file) from None
+        failure = WriteError.from_os_error(error, lock_file)
+        if failure is None:
+            raise
+        raise failure from None
     try:
         left = _read_holder(fd)
         if left:
@@ -111,6 +129,6 @@ def hold_lock(lock_file: str | os.PathLike, what: str) -> Iterator[None]:
         with contextlib.suppress(OSError):
             lock_file.unlink()  # still holding it: whoever opens the path next makes a new file
         os.close(fd)  # releases the flock
-        for folder in [lock_file.parent, *made]:
+        for folder in made:
             with contextlib.suppress(OSError):  # not empty, or in use again: it stays
                 folder.rmdir()

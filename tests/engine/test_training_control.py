@@ -120,6 +120,22 @@ def test_lr_plateau_multiplies_the_learning_rate_and_keeps_its_count_across_a_re
     assert logged(run, "learning_rate") == pytest.approx([1e-9, 1e-9, 5e-10, 5e-10])
 
 
+def test_lr_plateau_slows_every_optimizer_of_the_model_together():
+    import keras
+
+    from zoo.core.optimizers import RelativeReduceLROnPlateau
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(1.0), loss="mse")
+    model.d_optimizer = keras.optimizers.Adam(2.0)  # as a GAN keeps its discriminator's
+    callback = RelativeReduceLROnPlateau(factor=0.5, patience=0)
+    callback.set_model(model)
+    for epoch in range(2):
+        callback.on_epoch_end(epoch, {"val_loss": 1.0})  # the second is no better: 1 bad epoch > patience 0
+    assert float(model.optimizer.learning_rate.numpy()) == 0.5
+    assert float(model.d_optimizer.learning_rate.numpy()) == 1.0
+
+
 def test_lr_plateau_is_refused_for_a_type_with_its_own_schedule(tmp_path, capfd):
     argv = ["-m", "musicvae", "-n", "x", "-w", str(tmp_path / "weights"), "--lr_plateau_patience", "2"]
     assert run_cli(training_main, argv) == 2

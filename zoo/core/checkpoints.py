@@ -42,7 +42,7 @@ WEIGHTS_MEMBER = "model.weights.h5"
 MAX_H5_OBJECTS = 100_000
 MAX_H5_DEPTH = 64
 # The weights member is checked from a copy in memory: bounded, as a zip member may claim any size.
-MAX_WEIGHTS_MEMBER_BYTES = 4 << 30
+MAX_WEIGHTS_MEMBER_BYTES = 1 << 30
 _TRUSTED_PACKAGES = ("keras", "zoo")
 # Keras namespaces whose functions read or write files, reach the network, or change global
 # settings: nothing a model's layers need, so a config that names them is refused.

@@ -59,16 +59,22 @@ class RelativeReduceLROnPlateau(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         current = logs.get(self.monitor)
-        learning_rate = self.model.optimizer.learning_rate
         if current is not None and math.isfinite(current):
             if current < self.best * (1 - self.threshold):
                 self.best, self.bad_epochs = current, 0
             else:
                 self.bad_epochs += 1
             if self.bad_epochs > self.patience:
-                new_rate = float(learning_rate.numpy()) * self.factor
-                learning_rate.assign(new_rate)
+                for optimizer in self._optimizers():
+                    optimizer.learning_rate.assign(float(optimizer.learning_rate.numpy()) * self.factor)
                 self.bad_epochs = 0
-                print(f"\nepoch {epoch + 1}: {self.monitor} has not improved; learning rate -> {new_rate:.3g}",
-                      file=sys.stderr)
-        logs["learning_rate"] = float(learning_rate.numpy())
+                print(f"\nepoch {epoch + 1}: {self.monitor} has not improved; learning rate x {self.factor:g} -> "
+                      f"{float(self.model.optimizer.learning_rate.numpy()):.3g}", file=sys.stderr)
+        logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
+
+    def _optimizers(self) -> list[keras.optimizers.Optimizer]:
+        """The model's optimizer and any other it keeps (a GAN's discriminator's): all slow down together, so a
+        plateau does not tip the balance between the networks."""
+        others = [value for value in vars(self.model).values()
+                  if isinstance(value, keras.optimizers.Optimizer) and value is not self.model.optimizer]
+        return [self.model.optimizer, *others]

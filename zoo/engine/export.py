@@ -29,6 +29,8 @@ def export(args: dict[str, Any]) -> Path:
     returns the folder."""
     run = RunFolder(Path(args["weights_path"]), args["name"])
     run.load_config()  # a run that is not there is said so before anything is locked
+    if args.get("output"):  # a folder of the user's, replaced whole: nothing of the run is written
+        return _export(args)
     with run.writing():
         return _export(args)
 

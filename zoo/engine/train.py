@@ -36,7 +36,7 @@ from zoo.engine.callbacks import (
 from zoo.engine.tensorboard_log import drop_events_after
 from zoo.engine.threads import configure_threads
 from zoo.engine.warm_start import check_compatible, resolve_init_from, warm_start
-from zoo.errors import UsageError, WriteError, ZooError, disk_errno
+from zoo.errors import UsageError, WriteError, ZooError
 
 DEFAULT_EPOCHS = 10
 
@@ -123,16 +123,16 @@ def train(args: dict[str, Any]) -> RunFolder:
     """
     model_type = get_model_type(args["model_type"])
     run = RunFolder(Path(args["weights_path"]), args["name"], Path(args["tensorboard_dir"]))  # checks the name first
-    with run.writing():
-        try:
+    try:
+        with run.writing():
             return _train(model_type, run, args)
-        except (OSError, tf.errors.OpError) as error:  # writers of Keras (CSV log) and TensorFlow (TensorBoard)
-            if disk_errno(error) is None:
-                raise
-            error = WriteError.from_os_error(error, None, unnamed=f"into {run.path}")
-            raise WriteError(f"{error}; {_what_is_kept(run)}") from None
-        except WriteError as error:
-            raise WriteError(f"{error}; {_what_is_kept(run)}") from None
+    except (OSError, tf.errors.OpError) as error:  # writers of Keras (CSV log) and TensorFlow (TensorBoard)
+        failure = WriteError.from_os_error(error, None, unnamed=f"into {run.path}")
+        if failure is None:
+            raise
+        raise WriteError(f"{failure}; {_what_is_kept(run)}") from None
+    except WriteError as error:
+        raise WriteError(f"{error}; {_what_is_kept(run)}") from None
 
 
 def _what_is_kept(run: RunFolder) -> str:
@@ -166,7 +166,8 @@ def _train(model_type: type[ModelType], run: RunFolder, args: dict[str, Any]) ->
         args = {**apply_flag_aliases(model_type, saved["args"]), **given, "name": run.name,
                 "weights_path": args["weights_path"], "tensorboard_dir": args["tensorboard_dir"], "resume_auto": True}
         # What a killed run was writing when it died (hidden temporary files of zoo.atomic) goes.
-        for folder in (run.path, run.checkpoints, run.backup, run.samples):
+        # Not samples/: generate.py may be writing there now (it takes no lock), and a sample is no resume state.
+        for folder in (run.path, run.checkpoints, run.backup):
             remove_temporaries(folder)
     elif run.exists():
         raise UsageError(

@@ -158,7 +158,7 @@ def _expire(signum, frame) -> None:
             return  # a module cut short would stay half-imported in this process: raise once it is done
     live = {id(frame) for frame in stack}
     for limit in [limit for limit in _timed if id(limit.owner) not in live]:
-        limit._stop_clock()  # its block was left without __exit__
+        limit._release()  # its block was left without __exit__: its memory cap goes too
     if not _timed:
         return
     now = _user_seconds()

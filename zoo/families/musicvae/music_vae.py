@@ -45,6 +45,8 @@ class MusicVAE(MusicVAEFlags, ModelType):
     default_encoding = "melody"
     encodings = ("melody",)
     loss_functions = ("sparse_categorical_crossentropy",)  # -l's default; the ELBO is built in
+    own_lr_schedule = "--lr_scheduler_factor and --lr_scheduler_patience, on each evaluation"
+
     @classmethod
     def check_args(cls, args: dict[str, Any]) -> dict[str, Any]:
         vae = resolve_config(args)
@@ -145,8 +147,6 @@ class MusicVAE(MusicVAEFlags, ModelType):
         z = np.random.default_rng(seed).standard_normal((num_outputs * per_piece, model.z_size)).astype(np.float32)
         classes = decode_z(model, z, 1.0, seed).reshape(num_outputs, per_piece * steps)
         return [encoding.decode(c[:length or steps]) for c in classes]
-
-    own_lr_schedule = "--lr_scheduler_factor and --lr_scheduler_patience, on each evaluation"
 
     @classmethod
     def metric_pieces(cls, model, config, encoding, split, num_outputs, seed, length=None):

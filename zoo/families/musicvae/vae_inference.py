@@ -54,12 +54,12 @@ def reconstruction_metrics(model: MusicVAEModel, windows: np.ndarray, batch_size
     """
     free_nats = vae["free_bits"] * math.log(2.0)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, model.seq_len], tf.int32)])
-    def batch_sums(melody):
+    @tf.function(input_signature=[tf.TensorSpec([None, model.seq_len], tf.int32), tf.TensorSpec([2], tf.int32)])
+    def batch_sums(melody, seed):
         mu, logvar = model.encode(melody)
         teacher, _ = model.decode_logits(mu, melody, 0.0, 0.0, seed=tf.constant([0, 0]))
         sampled, _ = model.decode_logits(mu, melody, 1.0, 0.0, seed=tf.constant([0, 0]))
-        drawn, _ = model.decode_logits(mu, melody, 1.0, 1.0, seed=tf.constant([0, 0]))
+        drawn, _ = model.decode_logits(mu, melody, 1.0, 1.0, seed=seed)
         nll, kl, tf_correct = model.elbo_terms(melody, mu, logvar, teacher)
         _, _, sampled_correct = model.elbo_terms(melody, mu, logvar, sampled)
         _, _, drawn_correct = model.elbo_terms(melody, mu, logvar, drawn)
@@ -70,7 +70,7 @@ def reconstruction_metrics(model: MusicVAEModel, windows: np.ndarray, batch_size
     sampled_steps = np.zeros(model.seq_len)
     nll = kl = kl_free = drawn = 0.0
     for start in range(0, len(windows), batch_size):
-        sums = batch_sums(tf.constant(windows[start:start + batch_size]))
+        sums = batch_sums(tf.constant(windows[start:start + batch_size]), tf.constant([0, start], tf.int32))
         tf_steps += sums[0].numpy()
         sampled_steps += sums[1].numpy()
         nll, kl, kl_free = nll + float(sums[2]), kl + float(sums[3]), kl_free + float(sums[4])
