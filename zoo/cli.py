@@ -367,6 +367,14 @@ def zoo_main(argv: Sequence[str] | None = None) -> int | None:
             sub.add_argument("--sample_length", type=positive_int, default=None,
                              help="length of each sample in the model type's unit (default: the run's sample length)")
 
+    reproduce = commands.add_parser("reproduce", help="the papers' figures beside the shipped presets' "
+                                                      "(rows: zoo/core/papers.py)")
+    reproduce.add_argument("rows", nargs="*", metavar="ROW", help="rows, e.g. rnn-nade-jsb (default: every row)")
+    reproduce.add_argument("-w", "--weights_path", default="weights")
+    reproduce.add_argument("--pieces", type=positive_int, default=8,
+                           help="evaluate on the first N test pieces, minutes at most (default 8)")
+    reproduce.add_argument("--full", action="store_true",
+                           help="the whole test split, as the cards measure it (AIS over a whole split takes long)")
     presets = commands.add_parser("presets", help="list the presets under -w (trained runs with a preset.json)")
     presets.add_argument("-w", "--weights_path", default="weights")
     presets.add_argument("--check", action="store_true",
@@ -389,6 +397,9 @@ def zoo_main(argv: Sequence[str] | None = None) -> int | None:
         _refuse_extra(rest, f"python -m zoo {command}")
         return _presets(args) if command == "presets" else _compare(args)
     import_tensorflow_quietly()
+    if command == "reproduce":
+        _refuse_extra(rest, "python -m zoo reproduce")
+        return _reproduce(args)
     if command == "export":
         _refuse_extra(rest, "python -m zoo export")
         from zoo.engine.export import export
@@ -443,6 +454,65 @@ def _compare(args: dict) -> int:
     for path in write_comparison(frame, args["output_dir"]):
         print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def _reproduce(args: dict) -> int:
+    """`python -m zoo reproduce [ROW ...]`: each paper's figure, ours from its preset (on a slice, or `--full`),
+    the card's whole-split figure, and the protocol; exit 2 when a row could not be measured here."""
+    import csv
+    import shlex
+
+    from zoo.core.papers import PAPER_ROWS, paper_row
+    from zoo.core.presets import read_preset
+
+    try:
+        rows = [paper_row(name) for name in args["rows"]] if args["rows"] else list(PAPER_ROWS)
+    except KeyError as error:
+        raise UsageError(error.args[0]) from None
+    measured: dict[str, dict | str] = {}  # preset -> its evaluation.csv row here, or why there is none
+    for preset in dict.fromkeys(row.preset for row in rows if row.preset):
+        info = read_preset(Path(args["weights_path"]) / preset)
+        if info is None:
+            measured[preset] = "not shipped here"
+            continue
+        flags = shlex.split(info.evaluate_command)[4:]  # after "python -m zoo evaluate"
+        if "--num_samples" in flags:  # the card's musical metrics: not what a paper row compares
+            del flags[flags.index("--num_samples"):flags.index("--num_samples") + 2]
+        slice_flags = [] if args["full"] else ["--pieces", str(args["pieces"])]
+        print(f"--- {preset}: python -m zoo {shlex.join(['evaluate', *flags, *slice_flags])}", file=sys.stderr)
+        try:
+            zoo_main(["evaluate", *flags, "-w", args["weights_path"], "--num_samples", "0", *slice_flags])
+        except ZooError as error:  # its test data is not here (../shared), say: the other rows go on
+            measured[preset] = f"cannot evaluate: {error}"
+            continue
+        with open(RunFolder(Path(args["weights_path"]), preset).evaluation_csv, newline="") as file:
+            measured[preset] = list(csv.DictReader(file))[-1]
+    on = "whole test split" if args["full"] else f"first {args['pieces']} test pieces"
+    print(f"\n| row | paper | ours ({on}) | card (whole test split) | whole split against the paper | source | "
+          "protocol |\n|---|---|---|---|---|---|---|")
+    missing = 0
+    for row in rows:
+        result = measured.get(row.preset) if row.preset else "no shipped model answers it yet"
+        card = _card_figure(Path(args["weights_path"]) / row.preset, row.metric) if row.preset else None
+        ours = float(result[row.metric]) if isinstance(result, dict) else None
+        whole = ours if args["full"] else card  # a slice is a check of the shipped figure, not a comparison
+        missing += isinstance(result, str) and row.preset is not None
+        print(f"| {row.what} | {row.paper:g} | {result if ours is None else f'{ours:.4g}'} | "
+              f"{'' if card is None else f'{card:.4g}'} | {'' if whole is None else row.gap(whole)} | "
+              f"{row.source} ({'verified' if row.verified else 'unverified'}) | {row.protocol} |")
+    return EXIT_BAD_INPUT if missing else 0
+
+
+def _card_figure(folder: Path, column: str) -> float | None:
+    """The figure in a preset's shipped evaluation.csv (its card's, on the whole test split)."""
+    import csv
+
+    try:
+        with open(folder / "evaluation.csv", newline="") as file:
+            value = list(csv.DictReader(file))[-1].get(column)
+    except (OSError, IndexError):
+        return None
+    return float(value) if value else None
 
 
 def _refuse_extra(rest: list[str], where: str) -> None:
