@@ -435,39 +435,28 @@ def record_check(recipe: Recipe) -> None:
 
 def headline_on_test_slice(folder: Path, info: dict, pieces: int, outputs: Path | None = None,
                            test_path: Path | None = None) -> float:
-    """The preset's headline figure on the first `pieces` pieces of its test split (`--pieces`; 0: all), through
-    `python -m zoo evaluate` as its card runs it (no samples). The split is the run's own, or the one its
-    recorded flags resolve to on this machine; outputs go to `outputs` (a scratch folder by default)."""
-    from zoo.cli import run_cli, zoo_main
+    """The preset's headline figure on the first `pieces` pieces of its test split (0: all), through
+    `zoo.cli.evaluate_preset` (its card's evaluate command). The split is the card's `-p`, else the run's own
+    or the one its recorded flags resolve to here; outputs go to `outputs` (a scratch folder by default)."""
+    from zoo.cli import evaluate_preset
+    from zoo.core.presets import read_preset
     from zoo.core.registry import get_model_type
     from zoo.engine.evaluate import run_test_split
 
-    flags = _without(shlex.split(info["evaluate"]["command"])[3:], "--num_samples")
-    if test_path is None:  # the card's -p, else the run's own split: found from here, before the chdir below
+    if test_path is None:  # found from here, before the chdir below
+        flags = shlex.split(info["evaluate"]["command"])
         config = json.loads((folder / "config.json").read_text())
-        given = flags[flags.index("-p") + 1] if "-p" in flags else None
-        test_path = Path(given or run_test_split(folder.name, config, get_model_type(config["model_type"])))
-    flags = [*_without(flags, "-p"), "-p", str(Path(test_path).absolute())]
+        test_path = Path(flags[flags.index("-p") + 1] if "-p" in flags
+                         else run_test_split(folder.name, config, get_model_type(config["model_type"])))
     with tempfile.TemporaryDirectory() as scratch:
-        outputs_root = Path(outputs or scratch) / "outputs"
-        argv = [*flags, "-w", str(folder.parent), *(["--pieces", str(pieces)] if pieces else []), "--num_samples", "0"]
         cwd = os.getcwd()
-        os.chdir(outputs_root.parent)  # a preset's evaluation.csv goes to ./outputs/<name>/, never into the preset
+        os.chdir(outputs or scratch)  # a preset's evaluation.csv goes to ./outputs/<name>/, never into the preset
         try:
-            if run_cli(zoo_main, argv) != 0:
-                raise SystemExit(f"evaluate failed: python -m zoo {shlex.join(argv)}")
+            row = evaluate_preset(read_preset(folder), folder.parent.absolute(), pieces or None,
+                                  Path(cwd, test_path))
         finally:
             os.chdir(cwd)
-        evaluation = read_csv(outputs_root / folder.name / "evaluation.csv")
-    return float(evaluation[-1][info["headline"]["metric"]])
-
-
-def _without(flags: list[str], flag: str) -> list[str]:
-    """`flags` without `flag` and its value."""
-    if flag not in flags:
-        return flags
-    index = flags.index(flag)
-    return flags[:index] + flags[index + 2:]
+    return float(row[info["headline"]["metric"]])
 
 
 def _lines(path: Path) -> list[str]:

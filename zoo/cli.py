@@ -456,12 +456,29 @@ def _compare(args: dict) -> int:
     return 0
 
 
-def _reproduce(args: dict) -> int:
-    """`python -m zoo reproduce [ROW ...]`: each paper's figure, ours from its preset (on a slice, or `--full`),
-    the card's whole-split figure, and the protocol; exit 2 when a row could not be measured here."""
+def evaluate_preset(info, weights_path: str | Path, pieces: int | None = None,
+                    test_path: str | Path | None = None) -> dict[str, str]:
+    """A preset's evaluation.csv row from `python -m zoo evaluate` as its card runs it, without the musical
+    metrics: on its first `pieces` test pieces (None: all), of `test_path` when given. ZooError when its test
+    data is not here. (`info` is the preset's `PresetInfo`.)"""
     import csv
     import shlex
 
+    flags = shlex.split(info.evaluate_command)[4:]  # after "python -m zoo evaluate"
+    for flag in ("--num_samples", *(["-p"] if test_path is not None else [])):
+        if flag in flags:
+            del flags[flags.index(flag):flags.index(flag) + 2]
+    flags += ["-p", str(test_path)] if test_path is not None else []
+    flags += ["--pieces", str(pieces)] if pieces else []
+    print(f"--- {info.name}: python -m zoo {shlex.join(['evaluate', *flags])}", file=sys.stderr)
+    zoo_main(["evaluate", *flags, "-w", str(weights_path), "--num_samples", "0"])
+    with open(RunFolder(Path(weights_path), info.name).evaluation_csv, newline="") as file:
+        return list(csv.DictReader(file))[-1]
+
+
+def _reproduce(args: dict) -> int:
+    """`python -m zoo reproduce [ROW ...]`: each paper's figure, ours from its preset (on a slice, or `--full`),
+    the card's whole-split figure, and the protocol; exit 2 when a row could not be measured here."""
     from zoo.core.papers import PAPER_ROWS, paper_row
     from zoo.core.presets import read_preset
 
@@ -475,18 +492,10 @@ def _reproduce(args: dict) -> int:
         if info is None:
             measured[preset] = "not shipped here"
             continue
-        flags = shlex.split(info.evaluate_command)[4:]  # after "python -m zoo evaluate"
-        if "--num_samples" in flags:  # the card's musical metrics: not what a paper row compares
-            del flags[flags.index("--num_samples"):flags.index("--num_samples") + 2]
-        slice_flags = [] if args["full"] else ["--pieces", str(args["pieces"])]
-        print(f"--- {preset}: python -m zoo {shlex.join(['evaluate', *flags, *slice_flags])}", file=sys.stderr)
         try:
-            zoo_main(["evaluate", *flags, "-w", args["weights_path"], "--num_samples", "0", *slice_flags])
+            measured[preset] = evaluate_preset(info, args["weights_path"], None if args["full"] else args["pieces"])
         except ZooError as error:  # its test data is not here (../shared), say: the other rows go on
             measured[preset] = f"cannot evaluate: {error}"
-            continue
-        with open(RunFolder(Path(args["weights_path"]), preset).evaluation_csv, newline="") as file:
-            measured[preset] = list(csv.DictReader(file))[-1]
     on = "whole test split" if args["full"] else f"first {args['pieces']} test pieces"
     print(f"\n| row | paper | ours ({on}) | card (whole test split) | whole split against the paper | source | "
           "protocol |\n|---|---|---|---|---|---|---|")
