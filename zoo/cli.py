@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import os
 import sys
 from pathlib import Path
@@ -480,7 +481,7 @@ def _reproduce(args: dict) -> int:
     """`python -m zoo reproduce [ROW ...]`: each paper's figure, ours from its preset (on a slice, or `--full`),
     the card's whole-split figure, and the protocol; exit 2 when a row could not be measured here."""
     from zoo.core.papers import PAPER_ROWS, paper_row
-    from zoo.core.presets import read_preset
+    from zoo.core.presets import PRESET_FILE, read_preset
 
     try:
         rows = [paper_row(name) for name in args["rows"]] if args["rows"] else list(PAPER_ROWS)
@@ -495,7 +496,9 @@ def _reproduce(args: dict) -> int:
         try:
             measured[preset] = evaluate_preset(info, args["weights_path"], None if args["full"] else args["pieces"])
         except ZooError as error:  # its test data is not here (../shared), say: the other rows go on
-            measured[preset] = f"cannot evaluate: {error}"
+            card = json.loads((info.folder / PRESET_FILE).read_text())
+            prepare = card.get("prepare", {}).get("command")  # the card's own data, where it prepares some
+            measured[preset] = f"its test data is not here: {prepare}" if prepare else f"cannot evaluate: {error}"
     on = "whole test split" if args["full"] else f"first {args['pieces']} test pieces"
     print(f"\n| row | paper | ours ({on}) | card (whole test split) | whole split against the paper | source | "
           "protocol |\n|---|---|---|---|---|---|---|")

@@ -48,3 +48,13 @@ def test_an_unknown_row_is_one_line(capsys):
     assert run_cli(zoo_main, ["reproduce", "rnn-nade-bach"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: no paper row 'rnn-nade-bach' (known: rnn-nade-jsb, ") and "\n" not in err
+
+
+def test_a_row_whose_test_data_is_not_here_names_the_cards_prepare_command(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no data/nott here: the card records a relative path
+    argv = ["reproduce", "musicvae-2bar-sampled", "-w", str(ROOT / "weights")]
+    assert run_cli(zoo_main, argv) == 2
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| MusicVAE"))
+    prepare = json.loads((ROOT / "weights" / "nottingham-musicvae-2bar" / "preset.json").read_text())["prepare"]
+    assert f"its test data is not here: {prepare['command']}" in row
+    assert "| 0.9634 | +0.012 (better) |" in row  # the card's whole-split figure still stands beside the paper's
