@@ -5,25 +5,18 @@ from __future__ import annotations
 import shutil
 import signal
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import prepare_reader_tasks as reader_tasks
-from helpers import NOTTINGHAM_MIDI, needs_shared
+from helpers import NOTTINGHAM_MIDI, needs_shared, spin_cpu
 from zoo.data.prepare import prepare
 from zoo.music.limits import FileLimit, LimitExceeded
 
 resource = pytest.importorskip("resource")
 linux_only = pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="memory is limited on Linux only")
-
-
-def _spin(cpu_seconds: float) -> None:
-    end = time.process_time() + cpu_seconds
-    while time.process_time() < end:
-        pass
 
 
 @pytest.fixture
@@ -40,12 +33,12 @@ def test_nested_time_limits_keep_the_earlier_deadline(process_state):
     with FileLimit(5.0):
         with pytest.raises(LimitExceeded, match=r"^more than 0\.1 s of CPU time$"):
             with FileLimit(0.1):
-                _spin(3.0)
+                spin_cpu(3.0)
         assert 3.0 < signal.getitimer(signal.ITIMER_VIRTUAL)[0] < 5.0  # the outer deadline is back
     with pytest.raises(LimitExceeded, match=r"more than 0\.2 s"):  # the outer one's, raised at its block
         with FileLimit(0.2):
             with FileLimit(10.0):
-                _spin(3.0)
+                spin_cpu(3.0)
 
 
 def test_an_import_is_not_cut_short(tmp_path, monkeypatch, process_state):
@@ -56,7 +49,7 @@ def test_an_import_is_not_cut_short(tmp_path, monkeypatch, process_state):
     with pytest.raises(LimitExceeded):
         with FileLimit(0.05):
             import slow_module_for_limits  # noqa: F401
-            _spin(2.0)
+            spin_cpu(2.0)
     assert sys.modules["slow_module_for_limits"].done
 
 

@@ -17,6 +17,7 @@ import mido
 import numpy as np
 import pytest
 
+from helpers import spin_cpu
 from zoo.errors import DataError, ScoreReadError, UnsafePickleError
 from zoo.music import io as music_io
 from zoo.music.io import check_piece_length, load_score, load_tunes
@@ -250,12 +251,6 @@ def test_music21_parse_stops_at_its_cpu_time_budget(tmp_path, monkeypatch):
     assert time.process_time() - start < 5.0
 
 
-def _spin(cpu_seconds):
-    end = time.process_time() + cpu_seconds
-    while time.process_time() < end:
-        pass
-
-
 def _alarm_is_off(handler_before):
     import signal
 
@@ -273,10 +268,10 @@ def test_cpu_time_alarm_fires_again_when_its_first_raise_is_swallowed():
     with pytest.raises(LimitExceeded, match="CPU time"):
         with FileLimit(0.05):
             try:
-                _spin(2.0)
+                spin_cpu(2.0)
             except CpuTimeout:
                 alarms += 1  # swallowed, as a gc callback would
-            _spin(2.0)
+            spin_cpu(2.0)
     assert alarms == 1
     assert _alarm_is_off(handler_before)
 
@@ -293,7 +288,7 @@ def test_cpu_time_alarm_left_without_exit_disarms_itself():
         FileLimit(0.01).__enter__()
 
     enter_and_return()
-    _spin(0.3)  # no CpuTimeout here: this frame never entered the block
+    spin_cpu(0.3)  # no CpuTimeout here: this frame never entered the block
     assert _alarm_is_off(handler_before)
 
 
@@ -471,8 +466,8 @@ def test_pickle_plain_data_still_loads_at_every_protocol(protocol):
 @pytest.mark.parametrize("layout", [{"encoding": 5}, {"sources": 7}, {}])
 def test_load_split_malformed_layout_is_a_data_error(tmp_path, layout):
     from zoo.data.dataset import load_split
-    from zoo.data.splits import DATA_FORMAT
     from zoo.data.safe_pickle import dump_pickle
+    from zoo.data.splits import DATA_FORMAT
 
     data = {"format": DATA_FORMAT, "pieces": [np.arange(3, dtype=np.int32)]}
     if "encoding" not in layout and layout:
